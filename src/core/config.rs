@@ -1,0 +1,283 @@
+//! Options and their precedence: the options of one call or one `Tunnel`, then
+//! `configure()`, then the legacy static knobs (`Tunnel.MAX_RECONNECT_TRY_TIMES`,
+//! `Tunnel.RECONNECT_TIME_INCREASE`), then built-in defaults.
+
+use super::backoff::Backoff;
+use super::error::{ErrorKind, SdkError};
+use super::protocol::Protocol;
+use serde::Deserialize;
+
+/// One layer of options as page code passes it (`configure()` or `new Tunnel(url, options)`).
+/// Numbers arrive as JS numbers; unknown fields (callbacks, `logger`) are ignored here.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Options {
+    pub protocol: Option<String>,
+    pub login_url: Option<String>,
+    pub request_timeout: Option<f64>,
+    pub reconnect_base_delay: Option<f64>,
+    pub reconnect_max_delay: Option<f64>,
+    pub max_reconnect_attempts: Option<f64>,
+    pub heartbeat_interval: Option<f64>,
+    pub queue_limit: Option<f64>,
+    pub max_frame_size: Option<f64>,
+    pub debug: Option<bool>,
+}
+
+/// The official clients' static knobs, read from the `Tunnel` constructor.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct LegacyKnobs {
+    #[serde(rename = "MAX_RECONNECT_TRY_TIMES")]
+    pub max_reconnect_try_times: Option<f64>,
+    #[serde(rename = "RECONNECT_TIME_INCREASE")]
+    pub reconnect_time_increase: Option<f64>,
+}
+
+impl LegacyKnobs {
+    /// The knobs as an options layer.
+    pub fn as_options(&self) -> Options {
+        Options {
+            max_reconnect_attempts: self.max_reconnect_try_times,
+            reconnect_base_delay: self.reconnect_time_increase,
+            ..Options::default()
+        }
+    }
+}
+
+pub const DEFAULT_RECONNECT_BASE_DELAY_MS: u64 = 1_000;
+pub const DEFAULT_RECONNECT_MAX_DELAY_MS: u64 = 30_000;
+pub const DEFAULT_HEARTBEAT_MS: u64 = 15_000;
+pub const DEFAULT_QUEUE_LIMIT: usize = 1_000;
+/// Inbound frames longer than this (UTF-16 code units) are dropped.
+pub const DEFAULT_MAX_FRAME: usize = 1 << 20;
+
+/// Everything one tunnel runs with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TunnelConfig {
+    pub backoff: Backoff,
+    /// `None`: retry until closed.
+    pub max_attempts: Option<u32>,
+    pub heartbeat_ms: u64,
+    pub queue_limit: usize,
+    pub max_frame: usize,
+}
+
+impl Default for TunnelConfig {
+    fn default() -> Self {
+        TunnelConfig {
+            backoff: Backoff {
+                base_ms: DEFAULT_RECONNECT_BASE_DELAY_MS,
+                max_ms: DEFAULT_RECONNECT_MAX_DELAY_MS,
+            },
+            max_attempts: None,
+            heartbeat_ms: DEFAULT_HEARTBEAT_MS,
+            queue_limit: DEFAULT_QUEUE_LIMIT,
+            max_frame: DEFAULT_MAX_FRAME,
+        }
+    }
+}
+
+fn invalid(name: &str, rule: &str) -> SdkError {
+    SdkError::invalid_params(ErrorKind::Request, &[name, " ", rule].concat())
+}
+
+/// The first layer that sets a field wins.
+fn first<T: Copy>(layers: &[&Options], get: impl Fn(&Options) -> Option<T>) -> Option<T> {
+    layers.iter().find_map(|o| get(o))
+}
+
+/// A whole number in `min..=max`.
+fn whole(v: f64, name: &str, min: u64, max: u64) -> Result<u64, SdkError> {
+    let ok = v.is_finite() && v.fract() == 0.0 && v >= min as f64 && v <= max as f64;
+    if ok {
+        Ok(v as u64)
+    } else {
+        let rule = [
+            "must be a whole number from ",
+            &min.to_string(),
+            " to ",
+            &max.to_string(),
+        ]
+        .concat();
+        Err(invalid(name, &rule))
+    }
+}
+
+/// Resolve a tunnel's configuration from its layers, highest precedence first.
+pub fn resolve_tunnel(layers: &[&Options]) -> Result<TunnelConfig, SdkError> {
+    let d = TunnelConfig::default();
+    let base_ms = match first(layers, |o| o.reconnect_base_delay) {
+        Some(v) => whole(v, "reconnectBaseDelay", 0, 3_600_000)?,
+        None => d.backoff.base_ms,
+    };
+    let max_ms = match first(layers, |o| o.reconnect_max_delay) {
+        Some(v) => whole(v, "reconnectMaxDelay", 0, 86_400_000)?,
+        None => d.backoff.max_ms,
+    };
+    let max_attempts = match first(layers, |o| o.max_reconnect_attempts) {
+        Some(v) if v == f64::INFINITY => None,
+        Some(v) => Some(whole(v, "maxReconnectAttempts", 0, u32::MAX as u64)? as u32),
+        None => None,
+    };
+    let heartbeat_ms = match first(layers, |o| o.heartbeat_interval) {
+        Some(v) => whole(v, "heartbeatInterval", 100, 600_000)?,
+        None => d.heartbeat_ms,
+    };
+    let queue_limit = match first(layers, |o| o.queue_limit) {
+        Some(v) => whole(v, "queueLimit", 0, 1_000_000)? as usize,
+        None => d.queue_limit,
+    };
+    let max_frame = match first(layers, |o| o.max_frame_size) {
+        Some(v) => whole(v, "maxFrameSize", 1, 64 << 20)? as usize,
+        None => d.max_frame,
+    };
+    Ok(TunnelConfig {
+        backoff: Backoff {
+            base_ms,
+            // A maximum below the base would make every delay the maximum; read it as the base.
+            max_ms: max_ms.max(base_ms),
+        },
+        max_attempts,
+        heartbeat_ms,
+        queue_limit,
+        max_frame,
+    })
+}
+
+/// Session-side settings merged from every `configure()` call.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientConfig {
+    pub protocol: Protocol,
+    pub login_url: Option<String>,
+    /// `wx.request` timeout in ms for calls that set none (`None`: the platform's).
+    pub request_timeout: Option<u64>,
+    pub debug: bool,
+}
+
+impl ClientConfig {
+    /// Apply one `configure()` call: fields it sets replace earlier ones. Validation
+    /// happens first, so a rejected call changes nothing.
+    pub fn apply(&mut self, o: &Options) -> Result<(), SdkError> {
+        let protocol = match &o.protocol {
+            Some(p) => Some(
+                Protocol::parse(p)
+                    .ok_or_else(|| invalid("protocol", "must be 'auto', 'wafer1' or 'wafer2'"))?,
+            ),
+            None => None,
+        };
+        if o.login_url.as_deref() == Some("") {
+            return Err(invalid("loginUrl", "must be a non-empty string"));
+        }
+        let timeout = match o.request_timeout {
+            Some(v) => Some(whole(v, "requestTimeout", 1, 600_000)?),
+            None => None,
+        };
+        // Tunnel defaults are validated now so a bad value is reported by configure() itself.
+        resolve_tunnel(&[o])?;
+        if let Some(p) = protocol {
+            self.protocol = p;
+        }
+        if let Some(url) = &o.login_url {
+            self.login_url = Some(url.clone());
+        }
+        if timeout.is_some() {
+            self.request_timeout = timeout;
+        }
+        if let Some(d) = o.debug {
+            self.debug = d;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::error::ErrorType;
+    use crate::core::protocol::Dialect;
+
+    fn opts(f: impl FnOnce(&mut Options)) -> Options {
+        let mut o = Options::default();
+        f(&mut o);
+        o
+    }
+
+    #[test]
+    fn defaults() {
+        let c = resolve_tunnel(&[]).unwrap();
+        assert_eq!(c, TunnelConfig::default());
+        assert_eq!(c.max_attempts, None);
+    }
+
+    #[test]
+    fn precedence_tunnel_then_configure_then_knobs() {
+        let tunnel = opts(|o| o.queue_limit = Some(5.0));
+        let global = opts(|o| {
+            o.queue_limit = Some(50.0);
+            o.heartbeat_interval = Some(2000.0);
+        });
+        let knobs = LegacyKnobs {
+            max_reconnect_try_times: Some(3.0),
+            reconnect_time_increase: Some(500.0),
+        }
+        .as_options();
+        let c = resolve_tunnel(&[&tunnel, &global, &knobs]).unwrap();
+        assert_eq!(c.queue_limit, 5);
+        assert_eq!(c.heartbeat_ms, 2000);
+        assert_eq!(c.max_attempts, Some(3));
+        assert_eq!(c.backoff.base_ms, 500);
+        let unlimited = opts(|o| o.max_reconnect_attempts = Some(f64::INFINITY));
+        assert_eq!(
+            resolve_tunnel(&[&unlimited, &knobs]).unwrap().max_attempts,
+            None
+        );
+    }
+
+    #[test]
+    fn rejects_bad_numbers() {
+        for o in [
+            opts(|o| o.queue_limit = Some(-1.0)),
+            opts(|o| o.queue_limit = Some(1.5)),
+            opts(|o| o.heartbeat_interval = Some(0.0)),
+            opts(|o| o.heartbeat_interval = Some(f64::NAN)),
+            opts(|o| o.reconnect_base_delay = Some(f64::INFINITY)),
+            opts(|o| o.max_reconnect_attempts = Some(-3.0)),
+            opts(|o| o.max_frame_size = Some(0.0)),
+        ] {
+            let e = resolve_tunnel(&[&o]).unwrap_err();
+            assert_eq!(e.ty, ErrorType::InvalidParams);
+        }
+    }
+
+    #[test]
+    fn max_delay_never_below_base() {
+        let o = opts(|o| {
+            o.reconnect_base_delay = Some(5000.0);
+            o.reconnect_max_delay = Some(10.0);
+        });
+        assert_eq!(resolve_tunnel(&[&o]).unwrap().backoff.max_ms, 5000);
+    }
+
+    #[test]
+    fn client_config_merges_and_rejects_atomically() {
+        let mut c = ClientConfig::default();
+        c.apply(&opts(|o| {
+            o.protocol = Some("wafer2".into());
+            o.login_url = Some("https://x/login".into());
+        }))
+        .unwrap();
+        assert_eq!(c.protocol, Protocol::Fixed(Dialect::Wafer2));
+        let bad = opts(|o| {
+            o.login_url = Some("https://y".into());
+            o.protocol = Some("wafer9".into());
+        });
+        assert!(c.apply(&bad).is_err());
+        assert_eq!(c.login_url.as_deref(), Some("https://x/login"));
+        assert!(c.apply(&opts(|o| o.queue_limit = Some(-2.0))).is_err());
+        c.apply(&opts(|o| o.request_timeout = Some(3000.0)))
+            .unwrap();
+        assert_eq!(c.request_timeout, Some(3000));
+        assert_eq!(c.protocol, Protocol::Fixed(Dialect::Wafer2));
+    }
+}

@@ -1,0 +1,307 @@
+//! Login rules: which login to run, the headers it sends, how to read the answer, and
+//! single-flight (concurrent callers share one login, so `wx.login` runs once and the
+//! WeChat `session_key` is rotated once).
+
+use super::body::{number_field_is, string_field, truthy_field, Body};
+use super::error::{ErrorType, SdkError};
+use super::protocol::{
+    Dialect, Headers, Protocol, HEADER_CODE, HEADER_ENCRYPTED_DATA, HEADER_IV, MAGIC_ID,
+};
+use super::session::{header_safe, Session};
+
+/// The two kinds of login.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginMode {
+    /// `wx.login` + `wx.getUserInfo`, three headers (`login()`).
+    Full,
+    /// `wx.login` only, `X-WX-Code` alone (Wafer 2 `loginWithCode()`).
+    CodeOnly,
+}
+
+impl LoginMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginMode::Full => "full",
+            LoginMode::CodeOnly => "code",
+        }
+    }
+
+    /// The login that renews a rejected session or serves `request({ login: true })`:
+    /// Wafer 2 uses the code alone (as its official client does, and because
+    /// `wx.getUserInfo` needs a user tap there); Wafer 1 and the unknown case log in fully.
+    pub fn automatic(dialect: Option<Dialect>) -> LoginMode {
+        match dialect {
+            Some(Dialect::Wafer2) => LoginMode::CodeOnly,
+            _ => LoginMode::Full,
+        }
+    }
+}
+
+/// Headers of the login request.
+pub fn login_headers(code: &str, user: Option<(&str, &str)>) -> Headers {
+    let mut h = vec![(HEADER_CODE, code.to_owned())];
+    if let Some((encrypted_data, iv)) = user {
+        h.push((HEADER_ENCRYPTED_DATA, encrypted_data.to_owned()));
+        h.push((HEADER_IV, iv.to_owned()));
+    }
+    h
+}
+
+/// What a successful login response held.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginOk {
+    pub dialect: Dialect,
+    pub session: Session,
+}
+
+/// Read the login response (`status` is the HTTP status, `body` its parsed data).
+pub fn classify_login<B: Body>(
+    protocol: Protocol,
+    mode: LoginMode,
+    status: u16,
+    body: &B,
+) -> Result<LoginOk, SdkError> {
+    // Wafer 1: `{ <magic>: 1, session: { id, skey } }` or `{ <magic>: 1, error, message }`.
+    if protocol.allows(Dialect::Wafer1) && truthy_field(body, MAGIC_ID) {
+        let session = body.get("session").filter(|s| s.truthy());
+        let creds = session.as_ref().and_then(|s| {
+            let id = string_field(s, "id").filter(|v| header_safe(v))?;
+            let skey = string_field(s, "skey").filter(|v| header_safe(v))?;
+            Some(Session { id: Some(id), skey })
+        });
+        return match creds {
+            Some(session) => Ok(LoginOk {
+                dialect: Dialect::Wafer1,
+                session,
+            }),
+            None => {
+                let error = string_field(body, "error");
+                let message = string_field(body, "message");
+                let text = [
+                    "登录失败(",
+                    error.as_deref().unwrap_or("ERR_LOGIN_FAILED"),
+                    ")：",
+                    message.as_deref().unwrap_or("未知错误"),
+                ]
+                .concat();
+                Err(SdkError::login(ErrorType::LoginMissingSession, text).with_detail(message))
+            }
+        };
+    }
+    // Wafer 2: `{ code: 0, data: { skey, userinfo, ... } }`; anything else is a failure.
+    if protocol.allows(Dialect::Wafer2) && number_field_is(body, "code", 0.0) {
+        if let Some(data) = body.get("data") {
+            let skey = string_field(&data, "skey").filter(|v| header_safe(v));
+            if let (Some(skey), true) = (skey, truthy_field(&data, "userinfo")) {
+                return Ok(LoginOk {
+                    dialect: Dialect::Wafer2,
+                    session: Session { id: None, skey },
+                });
+            }
+        }
+    }
+    let server_error = string_field(body, "error").or_else(|| string_field(body, "message"));
+    if protocol.allows(Dialect::Wafer2) && number_field_is(body, "code", -1.0) {
+        let text = match mode {
+            LoginMode::CodeOnly => "用户未登录过，请先使用 login() 登录",
+            LoginMode::Full => "登录失败，服务器拒绝了登录请求",
+        };
+        return Err(SdkError::login(ErrorType::LoginFailed, text).with_detail(server_error));
+    }
+    if !(200..300).contains(&status) {
+        return Err(SdkError::login(
+            ErrorType::LoginFailed,
+            "登录失败，可能是网络错误或者服务器发生异常",
+        )
+        .with_detail(server_error));
+    }
+    Err(SdkError::login(
+        ErrorType::LoginMissingSession,
+        "登录请求没有包含会话响应，请确保服务器处理登录地址的时候正确使用了 SDK 输出登录结果",
+    )
+    .with_detail(server_error))
+}
+
+/// The error for a `wx.request` failure during login.
+pub fn login_request_failed(err_msg: Option<String>) -> SdkError {
+    let timeout = err_msg.as_deref().is_some_and(super::error::is_timeout);
+    let (ty, text) = if timeout {
+        (ErrorType::LoginTimeout, "登录超时，请检查网络状态")
+    } else {
+        (
+            ErrorType::LoginFailed,
+            "登录失败，可能是网络错误或者服务器发生异常",
+        )
+    };
+    SdkError::login(ty, text).with_detail(err_msg)
+}
+
+/// The error for a failed `wx.login`.
+pub fn wx_login_failed(err_msg: Option<String>) -> SdkError {
+    SdkError::login(ErrorType::WxLoginFailed, "微信登录失败，请检查网络状态").with_detail(err_msg)
+}
+
+/// The error for a failed `wx.getUserInfo`.
+pub fn wx_user_info_failed(err_msg: Option<String>) -> SdkError {
+    SdkError::login(
+        ErrorType::WxGetUserInfo,
+        "获取微信用户信息失败，请检查网络状态",
+    )
+    .with_detail(err_msg)
+}
+
+/// One login at a time: the first caller leads, later callers wait for its result.
+#[derive(Debug)]
+pub struct Flight<W> {
+    waiters: Option<Vec<W>>,
+}
+
+impl<W> Default for Flight<W> {
+    fn default() -> Self {
+        Flight { waiters: None }
+    }
+}
+
+impl<W> Flight<W> {
+    /// Join the login. `None`: no login was running, the caller leads it now.
+    /// `Some(w)`: a login is running; `w` is handed back to the leader's `finish`.
+    pub fn join(&mut self, waiter: impl FnOnce() -> W) -> bool {
+        match &mut self.waiters {
+            Some(list) => {
+                list.push(waiter());
+                false
+            }
+            None => {
+                self.waiters = Some(Vec::new());
+                true
+            }
+        }
+    }
+
+    /// Whether a login is running.
+    pub fn busy(&self) -> bool {
+        self.waiters.is_some()
+    }
+
+    /// The leader finished: everyone who joined meanwhile, in order.
+    pub fn finish(&mut self) -> Vec<W> {
+        self.waiters.take().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const W1: Protocol = Protocol::Fixed(Dialect::Wafer1);
+    const W2: Protocol = Protocol::Fixed(Dialect::Wafer2);
+
+    #[test]
+    fn wafer1_success() {
+        let body = json!({ MAGIC_ID: 1, "session": { "id": "i", "skey": "s" } });
+        let ok = classify_login(Protocol::Auto, LoginMode::Full, 200, &body).unwrap();
+        assert_eq!(ok.dialect, Dialect::Wafer1);
+        assert_eq!(ok.session.id.as_deref(), Some("i"));
+        assert!(classify_login(W2, LoginMode::Full, 200, &body).is_err());
+    }
+
+    #[test]
+    fn wafer1_failure_is_missing_session_with_server_text() {
+        let body = json!({ MAGIC_ID: 1, "error": "ERR_LOGIN_FAILED", "message": "bad code" });
+        let e = classify_login(W1, LoginMode::Full, 200, &body).unwrap_err();
+        assert_eq!(e.ty, ErrorType::LoginMissingSession);
+        assert_eq!(e.message, "登录失败(ERR_LOGIN_FAILED)：bad code");
+        assert_eq!(e.detail.as_deref(), Some("bad code"));
+    }
+
+    #[test]
+    fn wafer2_success_and_failures() {
+        let body = json!({ "code": 0, "data": { "skey": "s", "userinfo": { "n": 1 } } });
+        let ok = classify_login(Protocol::Auto, LoginMode::CodeOnly, 200, &body).unwrap();
+        assert_eq!(ok.dialect, Dialect::Wafer2);
+        assert_eq!(
+            ok.session,
+            Session {
+                id: None,
+                skey: "s".into()
+            }
+        );
+        assert!(classify_login(W1, LoginMode::Full, 200, &body).is_err());
+
+        let no_user = json!({ "code": 0, "data": { "skey": "s" } });
+        assert!(classify_login(W2, LoginMode::Full, 200, &no_user).is_err());
+
+        let rejected = json!({ "code": -1, "error": "ERR_USER_NOT_FOUND" });
+        let e = classify_login(W2, LoginMode::CodeOnly, 200, &rejected).unwrap_err();
+        assert_eq!(e.ty, ErrorType::LoginFailed);
+        assert_eq!(e.detail.as_deref(), Some("ERR_USER_NOT_FOUND"));
+    }
+
+    #[test]
+    fn garbage_and_http_errors() {
+        let e = classify_login(Protocol::Auto, LoginMode::Full, 500, &json!("<html>")).unwrap_err();
+        assert_eq!(e.ty, ErrorType::LoginFailed);
+        let e = classify_login(Protocol::Auto, LoginMode::Full, 200, &json!({})).unwrap_err();
+        assert_eq!(e.ty, ErrorType::LoginMissingSession);
+    }
+
+    #[test]
+    fn headers_per_mode() {
+        assert_eq!(
+            login_headers("c", None),
+            vec![(HEADER_CODE, "c".to_owned())]
+        );
+        assert_eq!(login_headers("c", Some(("e", "v"))).len(), 3);
+    }
+
+    #[test]
+    fn automatic_mode_follows_the_dialect() {
+        assert_eq!(
+            LoginMode::automatic(Some(Dialect::Wafer2)),
+            LoginMode::CodeOnly
+        );
+        assert_eq!(LoginMode::automatic(Some(Dialect::Wafer1)), LoginMode::Full);
+        assert_eq!(LoginMode::automatic(None), LoginMode::Full);
+    }
+
+    #[test]
+    fn flight_shares_one_login() {
+        let mut f: Flight<u32> = Flight::default();
+        assert!(f.join(|| 0));
+        assert!(f.busy());
+        assert!(!f.join(|| 1));
+        assert!(!f.join(|| 2));
+        assert_eq!(f.finish(), vec![1, 2]);
+        assert!(!f.busy());
+        assert!(f.join(|| 3));
+        assert_eq!(f.finish(), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn timeouts_are_login_timeouts() {
+        assert_eq!(
+            login_request_failed(Some("request:fail timeout".into())).ty,
+            ErrorType::LoginTimeout
+        );
+        assert_eq!(login_request_failed(None).ty, ErrorType::LoginFailed);
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    mod props {
+        use super::*;
+        use crate::core::testing::arb;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn classify_never_panics(v in arb::json(), status in 0u16..600, auto in any::<bool>()) {
+                let p = if auto { Protocol::Auto } else { W2 };
+                if let Ok(ok) = classify_login(p, LoginMode::Full, status, &v) {
+                    prop_assert!(header_safe(&ok.session.skey));
+                    prop_assert!(p.allows(ok.dialect));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! The tunnel packet codec: text frames `type` or `type:content`, split at the first
+//! colon.
+//!
+//! Inbound frames are classified from a short prefix (their "head") so the runtime
+//! never copies a message's content out of JavaScript: only the head crosses the wasm
+//! boundary, the content stays a JS string and is parsed by `JSON.parse`.
+
+use super::body::{string_field, Body};
+use std::borrow::Cow;
+
+/// How many leading UTF-16 code units of a frame the classifier needs: the longest
+/// packet type plus colon (`timeout:` is 8) plus room for a `timeout` value.
+pub const HEAD_LEN: usize = 24;
+
+/// Client → server `ping`.
+pub const PING: &str = "ping";
+/// Client → server `close`.
+pub const CLOSE: &str = "close";
+/// Prefix of a client → server message frame; the JSON `{type, content}` follows.
+pub const MESSAGE_PREFIX: &str = "message:";
+
+/// Shortest and longest heartbeat interval a server may set with `timeout:<seconds>`.
+pub const MIN_SERVER_INTERVAL_MS: u64 = 1_000;
+pub const MAX_SERVER_INTERVAL_MS: u64 = 600_000;
+
+/// The server → client packet types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Message,
+    Pong,
+    Timeout,
+    Close,
+    Unknown,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Message => "message",
+            Kind::Pong => "pong",
+            Kind::Timeout => "timeout",
+            Kind::Close => "close",
+            Kind::Unknown => "unknown",
+        }
+    }
+
+    fn from_type(t: &str) -> Kind {
+        match t {
+            "message" => Kind::Message,
+            "pong" => Kind::Pong,
+            "timeout" => Kind::Timeout,
+            "close" => Kind::Close,
+            _ => Kind::Unknown,
+        }
+    }
+}
+
+/// A classified inbound frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    pub kind: Kind,
+    /// Offset of the content (after the colon) in UTF-16 code units, if there is one.
+    pub content_at: Option<usize>,
+}
+
+/// Classify a frame from its first [`HEAD_LEN`] UTF-16 code units (`head`) and its
+/// full length in UTF-16 code units (`len`).
+pub fn parse_head(head: &str, len: usize) -> Head {
+    let unknown = Head {
+        kind: Kind::Unknown,
+        content_at: None,
+    };
+    match head.find(':') {
+        Some(i) => {
+            let t = &head[..i];
+            // Packet types are ASCII, so byte and UTF-16 offsets agree up to the colon.
+            if !t.is_ascii() {
+                return unknown;
+            }
+            let kind = Kind::from_type(t);
+            let content_at = (i + 1 < len).then_some(i + 1);
+            Head { kind, content_at }
+        }
+        None => {
+            // No colon in the head: a bare type, unless the frame runs on past it.
+            if head.encode_utf16().count() < len {
+                return unknown;
+            }
+            Head {
+                kind: Kind::from_type(head),
+                content_at: None,
+            }
+        }
+    }
+}
+
+/// Split a whole frame (native callers and tests; the runtime uses [`parse_head`]).
+pub fn split(frame: &str) -> (&str, Option<&str>) {
+    match frame.split_once(':') {
+        Some((t, c)) if !c.is_empty() => (t, Some(c)),
+        Some((t, _)) => (t, None),
+        None => (frame, None),
+    }
+}
+
+/// The heartbeat interval a `timeout:<seconds>` packet asks for, clamped to
+/// [`MIN_SERVER_INTERVAL_MS`, `MAX_SERVER_INTERVAL_MS`]; `None` for anything that is not
+/// a plain non-negative number (those packets are ignored).
+pub fn parse_timeout(content: &str) -> Option<u64> {
+    let s = content.trim();
+    if s.is_empty() || s.len() > 16 || !s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return None;
+    }
+    let seconds: f64 = s.parse().ok()?;
+    if !seconds.is_finite() {
+        return None;
+    }
+    let ms = (seconds * 1000.0) as u64;
+    Some(ms.clamp(MIN_SERVER_INTERVAL_MS, MAX_SERVER_INTERVAL_MS))
+}
+
+/// The event types the tunnel itself emits; a server message of one of these types
+/// is delivered as `@type`.
+pub const RESERVED_EVENTS: [&str; 5] = ["connect", "close", "reconnecting", "reconnect", "error"];
+
+/// The listener name a server message type is delivered under.
+pub fn event_name(message_type: &str) -> Cow<'_, str> {
+    if RESERVED_EVENTS.contains(&message_type) {
+        Cow::Owned(["@", message_type].concat())
+    } else {
+        Cow::Borrowed(message_type)
+    }
+}
+
+/// Read a parsed `message` packet `{ "type": T, "content": C }`: the type (a
+/// non-empty string, or the message is dropped) and the content (possibly absent).
+pub fn decode_message<B: Body>(message: &B) -> Option<(String, Option<B>)> {
+    let t = string_field(message, "type")?;
+    Some((t, message.get("content")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn head_of(frame: &str) -> Head {
+        let units: Vec<u16> = frame.encode_utf16().collect();
+        let head = String::from_utf16_lossy(&units[..units.len().min(HEAD_LEN)]);
+        parse_head(&head, units.len())
+    }
+
+    #[test]
+    fn classifies_every_server_packet() {
+        assert_eq!(
+            head_of("pong"),
+            Head {
+                kind: Kind::Pong,
+                content_at: None
+            }
+        );
+        assert_eq!(
+            head_of("close"),
+            Head {
+                kind: Kind::Close,
+                content_at: None
+            }
+        );
+        assert_eq!(
+            head_of("timeout:30"),
+            Head {
+                kind: Kind::Timeout,
+                content_at: Some(8)
+            }
+        );
+        let m = head_of(r#"message:{"type":"speak","content":{"word":"你好"}}"#);
+        assert_eq!(
+            m,
+            Head {
+                kind: Kind::Message,
+                content_at: Some(8)
+            }
+        );
+        assert_eq!(head_of("message:").content_at, None);
+        assert_eq!(head_of("message").kind, Kind::Message);
+    }
+
+    #[test]
+    fn unknown_and_hostile_heads() {
+        for f in [
+            "",
+            ":",
+            "ping",
+            "pongpongpongpongpongpongpong",
+            "PONG",
+            "弹:x",
+            "unknown:1",
+        ] {
+            assert_eq!(head_of(f).kind, Kind::Unknown, "{f}");
+        }
+        // A long type with no colon in the head is unknown even if it starts like one.
+        assert_eq!(head_of(&"message".repeat(10)).kind, Kind::Unknown);
+    }
+
+    #[test]
+    fn split_at_first_colon() {
+        assert_eq!(split("message:a:b"), ("message", Some("a:b")));
+        assert_eq!(split("pong"), ("pong", None));
+        assert_eq!(split("pong:"), ("pong", None));
+    }
+
+    #[test]
+    fn timeout_values() {
+        assert_eq!(parse_timeout("30"), Some(30_000));
+        assert_eq!(parse_timeout("0"), Some(MIN_SERVER_INTERVAL_MS));
+        assert_eq!(parse_timeout("0.5"), Some(MIN_SERVER_INTERVAL_MS));
+        assert_eq!(parse_timeout("99999999"), Some(MAX_SERVER_INTERVAL_MS));
+        assert_eq!(parse_timeout("1.5"), Some(1_500));
+        for bad in ["", "abc", "-5", "1e3", "NaN", "Infinity", "1..2", "  "] {
+            assert_eq!(parse_timeout(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn reserved_names_are_escaped() {
+        assert_eq!(event_name("connect"), "@connect");
+        assert_eq!(event_name("error"), "@error");
+        assert_eq!(event_name("speak"), "speak");
+        assert_eq!(event_name("@connect"), "@connect");
+    }
+
+    #[test]
+    fn message_decoding() {
+        let (t, c) = decode_message(&json!({ "type": "speak", "content": { "w": 1 } })).unwrap();
+        assert_eq!(t, "speak");
+        assert_eq!(c, Some(json!({ "w": 1 })));
+        assert_eq!(decode_message(&json!({ "type": "t" })).unwrap().1, None);
+        for bad in [
+            json!({}),
+            json!({ "type": 1 }),
+            json!({ "type": "" }),
+            json!("x"),
+            json!(null),
+        ] {
+            assert!(decode_message(&bad).is_none());
+        }
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn frame_units(frame: &str) -> (String, usize) {
+            let units: Vec<u16> = frame.encode_utf16().collect();
+            (
+                String::from_utf16_lossy(&units[..units.len().min(HEAD_LEN)]),
+                units.len(),
+            )
+        }
+
+        proptest! {
+            #[test]
+            fn head_agrees_with_split(frame in "\\PC{0,40}|(message|pong|timeout|close)(:\\PC{0,30})?") {
+                let (head, len) = frame_units(&frame);
+                let h = parse_head(&head, len);
+                let (t, content) = split(&frame);
+                if h.kind != Kind::Unknown {
+                    prop_assert_eq!(h.kind.as_str(), t);
+                    prop_assert_eq!(h.content_at.is_some(), content.is_some());
+                    if let Some(at) = h.content_at {
+                        let units: Vec<u16> = frame.encode_utf16().collect();
+                        prop_assert_eq!(String::from_utf16_lossy(&units[at..]), content.unwrap());
+                    }
+                }
+            }
+
+            #[test]
+            fn parse_head_never_panics(head in "\\PC{0,30}", extra in 0usize..100) {
+                let len = head.encode_utf16().count() + extra;
+                let _ = parse_head(&head, len);
+            }
+
+            #[test]
+            fn timeout_is_always_clamped(s in "\\PC{0,20}") {
+                if let Some(ms) = parse_timeout(&s) {
+                    prop_assert!((MIN_SERVER_INTERVAL_MS..=MAX_SERVER_INTERVAL_MS).contains(&ms));
+                }
+            }
+        }
+    }
+}
