@@ -24,6 +24,27 @@ pub struct Options {
     pub debug: Option<bool>,
 }
 
+impl Options {
+    /// Lay `o` over `self`: the fields `o` sets win.
+    pub fn overlay(&mut self, o: &Options) {
+        fn pick<T: Clone>(mine: &mut Option<T>, theirs: &Option<T>) {
+            if theirs.is_some() {
+                mine.clone_from(theirs);
+            }
+        }
+        pick(&mut self.protocol, &o.protocol);
+        pick(&mut self.login_url, &o.login_url);
+        pick(&mut self.request_timeout, &o.request_timeout);
+        pick(&mut self.reconnect_base_delay, &o.reconnect_base_delay);
+        pick(&mut self.reconnect_max_delay, &o.reconnect_max_delay);
+        pick(&mut self.max_reconnect_attempts, &o.max_reconnect_attempts);
+        pick(&mut self.heartbeat_interval, &o.heartbeat_interval);
+        pick(&mut self.queue_limit, &o.queue_limit);
+        pick(&mut self.max_frame_size, &o.max_frame_size);
+        pick(&mut self.debug, &o.debug);
+    }
+}
+
 /// The official clients' static knobs, read from the `Tunnel` constructor.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
@@ -248,6 +269,17 @@ mod tests {
             let e = resolve_tunnel(&[&o]).unwrap_err();
             assert_eq!(e.ty, ErrorType::InvalidParams);
         }
+    }
+
+    #[test]
+    fn overlay_keeps_unset_fields() {
+        let mut a = opts(|o| {
+            o.queue_limit = Some(5.0);
+            o.heartbeat_interval = Some(1000.0);
+        });
+        a.overlay(&opts(|o| o.queue_limit = Some(7.0)));
+        assert_eq!(a.queue_limit, Some(7.0));
+        assert_eq!(a.heartbeat_interval, Some(1000.0));
     }
 
     #[test]

@@ -62,8 +62,8 @@ pub enum Next {
     Relogin { clear: bool },
     /// Someone else already renewed the session meanwhile: resend with it at once.
     Resend,
-    /// Give up with this error.
-    Fail(SdkError),
+    /// Give up with this error, clearing the stored session first when `clear`.
+    Fail { error: SdkError, clear: bool },
 }
 
 /// The retry budget of one `request()` / `uploadFile()` call: exactly one retry.
@@ -83,6 +83,8 @@ impl Attempt {
         sent: Option<&str>,
         current: Option<&str>,
     ) -> Next {
+        // A rejected session is cleared, unless it is no longer the one stored.
+        let clear = current.is_some() && current == sent;
         match verdict {
             Verdict::Pass => Next::Deliver,
             Verdict::CheckFailed { detail, error } => {
@@ -93,7 +95,10 @@ impl Attempt {
                     detail.as_deref().unwrap_or("未知错误"),
                 ]
                 .concat();
-                Next::Fail(SdkError::request(ErrorType::CheckLoginFailed, text).with_detail(detail))
+                Next::Fail {
+                    error: SdkError::request(ErrorType::CheckLoginFailed, text).with_detail(detail),
+                    clear,
+                }
             }
             Verdict::SessionInvalid { detail } => {
                 if self.retried {
@@ -101,16 +106,17 @@ impl Attempt {
                         Some(Dialect::Wafer1) => ErrorType::InvalidSession,
                         _ => ErrorType::SessionInvalid,
                     };
-                    return Next::Fail(SdkError::request(ty, "登录态已过期").with_detail(detail));
+                    return Next::Fail {
+                        error: SdkError::request(ty, "登录态已过期").with_detail(detail),
+                        clear,
+                    };
                 }
                 self.retried = true;
                 let renewed = current.is_some() && current != sent;
                 if renewed {
                     Next::Resend
                 } else {
-                    Next::Relogin {
-                        clear: current.is_some(),
-                    }
+                    Next::Relogin { clear }
                 }
             }
         }
@@ -184,9 +190,10 @@ mod tests {
             Next::Relogin { clear: true }
         );
         match a.next(invalid, Some(Dialect::Wafer1), Some("k2"), Some("k2")) {
-            Next::Fail(e) => {
+            Next::Fail { error: e, clear } => {
                 assert_eq!(e.ty, ErrorType::InvalidSession);
                 assert_eq!(e.detail.as_deref(), Some("x"));
+                assert!(clear);
             }
             other => panic!("{other:?}"),
         }
@@ -194,7 +201,10 @@ mod tests {
         let invalid = Verdict::SessionInvalid { detail: None };
         b.next(invalid.clone(), Some(Dialect::Wafer2), None, None);
         match b.next(invalid, Some(Dialect::Wafer2), None, None) {
-            Next::Fail(e) => assert_eq!(e.ty, ErrorType::SessionInvalid),
+            Next::Fail { error: e, clear } => {
+                assert_eq!(e.ty, ErrorType::SessionInvalid);
+                assert!(!clear, "nothing stored, nothing to clear");
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -222,7 +232,7 @@ mod tests {
             error: Some("E".into()),
         };
         match a.next(v, Some(Dialect::Wafer1), None, None) {
-            Next::Fail(e) => {
+            Next::Fail { error: e, .. } => {
                 assert_eq!(e.ty, ErrorType::CheckLoginFailed);
                 assert_eq!(e.message, "鉴权服务器检查登录态发生错误(E)：m");
             }
@@ -249,7 +259,7 @@ mod tests {
                     let (v, _) = classify_response(d, status, Some(b));
                     match a.next(v, d, Some("k"), Some("k")) {
                         Next::Relogin { .. } | Next::Resend => retries += 1,
-                        Next::Deliver | Next::Fail(_) => break,
+                        Next::Deliver | Next::Fail { .. } => break,
                     }
                 }
                 prop_assert!(retries <= 1);

@@ -52,6 +52,14 @@ impl Session {
         }
     }
 
+    /// The member of the stored value holding the user profile `login()` returns.
+    pub fn user_info_field(&self) -> &'static str {
+        match self.shape() {
+            Dialect::Wafer1 => "userInfo",
+            Dialect::Wafer2 => "userinfo",
+        }
+    }
+
     /// Headers that carry this session in `dialect` (empty when the session lacks
     /// what that dialect needs, e.g. a Wafer 2 session under a fixed Wafer 1).
     pub fn headers(&self, dialect: Dialect) -> Headers {

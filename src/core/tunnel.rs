@@ -13,6 +13,7 @@
 //! in order once it is. `P` is the message payload: the runtime uses a JS string handle,
 //! tests use plain numbers.
 
+use super::body::{number_field_is, string_field, Body};
 use super::config::TunnelConfig;
 use super::packet::{self, Kind};
 use super::rng::Rng;
@@ -635,6 +636,27 @@ impl<P> Tunnel<P> {
         if self.logging {
             self.out.push_back(Output::Log(record()));
         }
+    }
+}
+
+/// Read the handshake answer (`GET serviceUrl`): Wafer 1 `{ url }`, Wafer 2
+/// `{ code: 0, data: { connectUrl } }`. `Err` carries a short reason for the `error` event.
+pub fn handshake_url<B: Body>(status: u16, body: Option<&B>) -> Result<String, String> {
+    if status != 200 {
+        return Err(["HTTP ", &status.to_string()].concat());
+    }
+    let body = body.ok_or("empty handshake response")?;
+    let url = string_field(body, "url").or_else(|| {
+        let data = body
+            .get("data")
+            .filter(|_| number_field_is(body, "code", 0.0))?;
+        string_field(&data, "connectUrl")
+    });
+    match url {
+        Some(u) if u.starts_with("ws://") || u.starts_with("wss://") => Ok(u),
+        Some(_) => Err("handshake returned a URL that is not ws:// or wss://".into()),
+        None => Err(string_field(body, "error")
+            .unwrap_or_else(|| "handshake response without a socket URL".into())),
     }
 }
 

@@ -624,6 +624,27 @@ fn logs_state_changes() {
     }
 }
 
+#[test]
+fn handshake_answers_of_both_dialects() {
+    use serde_json::json;
+    let w1 = json!({ "url": "wss://t/ws?id=1" });
+    assert_eq!(handshake_url(200, Some(&w1)), Ok("wss://t/ws?id=1".into()));
+    let w2 = json!({ "code": 0, "data": { "tunnelId": "t", "connectUrl": "ws://x" } });
+    assert_eq!(handshake_url(200, Some(&w2)), Ok("ws://x".into()));
+    assert!(handshake_url(500, Some(&w1)).is_err());
+    assert!(handshake_url::<serde_json::Value>(200, None).is_err());
+    assert!(handshake_url(200, Some(&json!({ "url": "http://x" }))).is_err());
+    assert!(handshake_url(
+        200,
+        Some(&json!({ "code": 1, "data": { "connectUrl": "ws://x" } }))
+    )
+    .is_err());
+    assert_eq!(
+        handshake_url(200, Some(&json!({ "error": "boom" }))),
+        Err("boom".into())
+    );
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 mod props {
     use super::*;

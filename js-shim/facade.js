@@ -1,0 +1,303 @@
+'use strict';
+/**
+ * The public API (docs/DESIGN.md §5): the names of both official clients, callbacks or
+ * promises, and a `Tunnel` class. Every rule lives in the wasm runtime; this file only
+ * waits for the wasm to be ready, maps promises onto callbacks and wraps handles.
+ */
+
+const { LoginError, RequestError, ERRORS, TUNNEL, createError } = require('./errors');
+
+/** The storage key of both official clients (read directly only before the wasm is ready). */
+const SESSION_KEY = 'weapp_session_F2C224D4-2BCE-4C64-AF9F-A6D872000D1A';
+
+function noop() {}
+
+/**
+ * @param {object} env
+ * @param {object} env.platform the platform adapter (platform/wx.js or platform/node.js)
+ * @param {(options: object) => Promise<object>} [env.load] resolves with the ready glue module
+ * @param {(options: object) => object} [env.loadSync] returns the ready glue module
+ * @param {Console} [env.console]
+ */
+function createSdk(env) {
+  const out = env.console || console;
+  const platform = Object.assign({}, env.platform, {
+    createError,
+    reportError(context, error) {
+      out.error('[wafer-wasm] ' + context + ':', error);
+    },
+    log(record) {
+      out.log('[wafer-wasm]', record);
+    },
+  });
+
+  let client = null;
+  let loading = null;
+  /** Work asked for before the wasm was ready, run in order once it is. */
+  const pending = [];
+
+  function boot(glue) {
+    if (client) return client;
+    client = new glue.Client(platform);
+    for (const op of pending.splice(0)) {
+      try {
+        op(client);
+      } catch (e) {
+        platform.reportError('before init', e);
+      }
+    }
+    return client;
+  }
+
+  function start(options) {
+    if (options.platform) Object.assign(platform, options.platform);
+    const load = env.loadSync ? Promise.resolve().then(() => env.loadSync(options)) : env.load(options);
+    return load.then(boot, (cause) => {
+      loading = null; // a later init() may try again, e.g. with another wasmPath
+      const message = 'wafer-wasm 加载失败：' + ((cause && cause.message) || String(cause));
+      throw new RequestError(ERRORS.ERR_INIT_FAILED, message, cause);
+    });
+  }
+
+  /** The ready client, loading it on first use. */
+  function ready() {
+    if (client) return Promise.resolve(client);
+    if (!loading) loading = start({});
+    return loading;
+  }
+
+  /** The client if it can be had synchronously; otherwise start loading and return null. */
+  function current() {
+    if (!client && !loading && env.loadSync) {
+      try {
+        boot(env.loadSync({}));
+      } catch (e) {
+        // Reported by the next asynchronous call, which retries the load.
+      }
+    }
+    if (!client) ready().catch(noop);
+    return client;
+  }
+
+  /** Run `op` now if ready, else once ready. */
+  function whenReady(op) {
+    const c = current();
+    if (c) return op(c);
+    pending.push(op);
+    return undefined;
+  }
+
+  function invoke(fn, arg) {
+    if (typeof fn !== 'function') return;
+    try {
+      fn(arg);
+    } catch (e) {
+      platform.reportError('callback', e);
+    }
+  }
+
+  /**
+   * Callback style when `success` or `fail` is given (exactly one of them, then
+   * `complete`); otherwise the promise is returned (and `complete` still runs).
+   */
+  function settle(promise, options) {
+    const o = options && typeof options === 'object' ? options : {};
+    if (typeof o.success !== 'function' && typeof o.fail !== 'function') {
+      if (typeof o.complete === 'function') {
+        promise.then((r) => invoke(o.complete, r), (e) => invoke(o.complete, e));
+      }
+      return promise;
+    }
+    promise.then(
+      (r) => {
+        invoke(o.success, r);
+        invoke(o.complete, r);
+      },
+      (e) => {
+        invoke(o.fail, e);
+        invoke(o.complete, e);
+      },
+    );
+    return undefined;
+  }
+
+  function requireObject(options, what) {
+    if (typeof options !== 'object' || options === null) {
+      const got = options === null ? 'null' : typeof options;
+      throw new RequestError(ERRORS.ERR_INVALID_PARAMS, what + '传参应为 object 类型，但实际传了 ' + got + ' 类型');
+    }
+  }
+
+  /** Retag an init failure with the caller's error class. */
+  function asLoginError(e) {
+    if (e instanceof RequestError && e.type === ERRORS.ERR_INIT_FAILED) {
+      throw new LoginError(e.type, e.message, e.detail);
+    }
+    throw e;
+  }
+
+  const api = {
+    /** Load the wasm now (optional: every call loads it on first use). */
+    init(options) {
+      if (client) return Promise.resolve();
+      if (!loading) loading = start(options || {});
+      return loading.then(noop);
+    },
+
+    configure(options) {
+      requireObject(options, 'configure ');
+      whenReady((c) => c.configure(options));
+    },
+
+    setLoginUrl(url) {
+      whenReady((c) => c.setLoginUrl(url));
+    },
+
+    login(options) {
+      return settle(ready().then((c) => c.login(options, false), asLoginError), options);
+    },
+
+    loginWithCode(options) {
+      return settle(ready().then((c) => c.login(options, true), asLoginError), options);
+    },
+
+    request(options) {
+      requireObject(options, '请求');
+      return settle(ready().then((c) => c.request(options)), options);
+    },
+
+    uploadFile(options) {
+      requireObject(options, '上传');
+      return settle(ready().then((c) => c.uploadFile(options)), options);
+    },
+
+    Session: {
+      get() {
+        const c = current();
+        if (c) return c.getSession();
+        try {
+          return platform.getStorage(SESSION_KEY) || null;
+        } catch (e) {
+          return null;
+        }
+      },
+      set(session) {
+        const c = current();
+        if (c) c.setSession(session);
+        else platform.setStorage(SESSION_KEY, session);
+      },
+      clear() {
+        const c = current();
+        if (c) c.clearSession();
+        else platform.removeStorage(SESSION_KEY);
+      },
+    },
+
+    /** `{ 'X-WX-Id', 'X-WX-Skey' }` (Wafer 1), `{ 'X-WX-Skey' }` (Wafer 2) or `{}`. */
+    buildSessionHeader() {
+      const c = current();
+      return c ? c.buildSessionHeader() : {};
+    },
+
+    LoginError,
+    RequestError,
+  };
+  api.clearSession = api.Session.clear;
+
+  class Tunnel {
+    /**
+     * @param {string} serviceUrl the business server's tunnel URL
+     * @param {object} [options] reconnectBaseDelay, reconnectMaxDelay, maxReconnectAttempts,
+     *   heartbeatInterval, queueLimit, maxFrameSize
+     */
+    constructor(serviceUrl, options) {
+      this.serviceUrl = serviceUrl;
+      this._handle = null;
+      this._ops = [];
+      this._status = TUNNEL.STATUS_CLOSED;
+      const c = current();
+      if (c) {
+        this._handle = this._create(c, options);
+      } else {
+        pending.push((ready) => {
+          this._handle = this._create(ready, options);
+          for (const op of this._ops.splice(0)) op(this._handle);
+        });
+      }
+    }
+
+    _create(c, options) {
+      const knobs = {
+        MAX_RECONNECT_TRY_TIMES: Tunnel.MAX_RECONNECT_TRY_TIMES,
+        RECONNECT_TIME_INCREASE: Tunnel.RECONNECT_TIME_INCREASE,
+      };
+      return c.tunnel(this.serviceUrl, options, knobs);
+    }
+
+    _do(op) {
+      if (this._handle) return op(this._handle);
+      this._ops.push(op);
+      return undefined;
+    }
+
+    /** Listen to `connect`, `close`, `reconnecting`, `reconnect`, `error`, a message type, or `*`. */
+    on(type, listener) {
+      this._do((h) => h.on(type, listener));
+      return this;
+    }
+
+    /** Remove `listener` from `type`; all listeners of `type` without one; everything without arguments. */
+    off(type, listener) {
+      this._do((h) => h.off(type, listener));
+      return this;
+    }
+
+    open() {
+      if (!this._handle && this._status === TUNNEL.STATUS_CLOSED) this._status = TUNNEL.STATUS_CONNECTING;
+      this._do((h) => h.open());
+    }
+
+    close() {
+      if (!this._handle) this._status = TUNNEL.STATUS_CLOSED;
+      this._do((h) => h.close());
+    }
+
+    /** Send `{ type, content }`; false when rejected (an `error` event tells why). */
+    emit(type, content) {
+      if (this._handle) return this._handle.emit(type, content);
+      this._ops.push((h) => h.emit(type, content));
+      return true;
+    }
+
+    get status() {
+      return this._handle ? this._handle.status() : this._status;
+    }
+
+    get socketUrl() {
+      return (this._handle && this._handle.socketUrl()) || null;
+    }
+
+    isClosed() {
+      return this.status === TUNNEL.STATUS_CLOSED;
+    }
+
+    isConnecting() {
+      return this.status === TUNNEL.STATUS_CONNECTING;
+    }
+
+    isActive() {
+      return this.status === TUNNEL.STATUS_ACTIVE;
+    }
+
+    isReconnecting() {
+      return this.status === TUNNEL.STATUS_RECONNECTING;
+    }
+  }
+  Object.assign(Tunnel, TUNNEL);
+  api.Tunnel = Tunnel;
+
+  Object.assign(api, ERRORS);
+  return api;
+}
+
+module.exports = { createSdk };

@@ -1,0 +1,215 @@
+// Type definitions for wafer-wasm: Wafer sessions and tunnels for WeChat mini-programs.
+
+/** The user profile a login returns (`wx.getUserInfo`'s `userInfo` in Wafer 1, the server's `userinfo` in Wafer 2). */
+export type UserInfo = Record<string, any>;
+
+/** `wx.request`'s success result, handed over as is. */
+export interface RequestResult<T = any> {
+  statusCode: number;
+  data: T;
+  header: Record<string, string>;
+  cookies?: string[];
+  errMsg: string;
+}
+
+/** `wx.uploadFile`'s success result, handed over as is (`data` is the raw response text). */
+export interface UploadResult {
+  statusCode: number;
+  data: string;
+  errMsg: string;
+}
+
+export type ErrorType =
+  | 'ERR_INVALID_PARAMS'
+  | 'ERR_WX_LOGIN_FAILED'
+  | 'ERR_WX_GET_USER_INFO'
+  | 'ERR_LOGIN_TIMEOUT'
+  | 'ERR_LOGIN_FAILED'
+  | 'ERR_LOGIN_MISSING_SESSION'
+  | 'ERR_INVALID_SESSION'
+  | 'ERR_SESSION_INVALID'
+  | 'ERR_CHECK_LOGIN_FAILED'
+  | 'ERR_REQUEST_FAILED'
+  | 'ERR_REQUEST_TIMEOUT'
+  | 'ERR_INIT_FAILED';
+
+/** An error during login (`wx.login`, `wx.getUserInfo`, or the login request). */
+export class LoginError extends Error {
+  constructor(type: ErrorType | string, message: string, detail?: unknown);
+  type: ErrorType;
+  /** The server's or platform's own error text, when there was one. */
+  detail?: unknown;
+}
+
+/** An error of a request (`request`, `uploadFile`, the tunnel handshake) or a bad argument. */
+export class RequestError extends Error {
+  constructor(type: ErrorType | string, message: string, detail?: unknown);
+  type: ErrorType;
+  detail?: unknown;
+}
+
+/** Callback-style options: give `success` or `fail` for callbacks; otherwise a promise is returned. */
+export interface Callbacks<T> {
+  success?: (result: T) => void;
+  fail?: (error: LoginError | RequestError) => void;
+  /** Runs after `success` or `fail`, in both styles. */
+  complete?: (resultOrError: T | LoginError | RequestError) => void;
+}
+
+export interface LoginOptions extends Callbacks<UserInfo> {
+  /** Overrides `setLoginUrl()` / `configure({ loginUrl })` for this call. */
+  loginUrl?: string;
+  /** HTTP method of the login request (default `GET`). */
+  method?: string;
+  data?: any;
+}
+
+export interface RequestOptions<T = any> extends Callbacks<RequestResult<T>> {
+  url: string;
+  /** Log in first when there is no valid session (one login for a burst of calls). */
+  login?: boolean;
+  data?: any;
+  header?: Record<string, string>;
+  method?: string;
+  dataType?: string;
+  responseType?: string;
+  /** Milliseconds; defaults to `configure({ requestTimeout })`. */
+  timeout?: number;
+  [wxRequestOption: string]: any;
+}
+
+export interface UploadFileOptions extends Callbacks<UploadResult> {
+  url: string;
+  filePath: string;
+  name: string;
+  header?: Record<string, string>;
+  formData?: Record<string, any>;
+  timeout?: number;
+  [wxUploadOption: string]: any;
+}
+
+/** A structured debug record (never a skey, a code or message content). */
+export interface LogRecord {
+  scope: 'session' | 'request' | 'tunnel';
+  event: string;
+  [field: string]: unknown;
+}
+
+export interface TunnelOptions {
+  /** First back-off ceiling in ms (default 1000); doubles per attempt, full jitter. */
+  reconnectBaseDelay?: number;
+  /** Largest back-off in ms (default 30000). */
+  reconnectMaxDelay?: number;
+  /** Give up after this many attempts per outage (default: retry until closed; `Infinity` also means that). */
+  maxReconnectAttempts?: number;
+  /** Heartbeat interval in ms (default 15000; the server may change it with `timeout:`). */
+  heartbeatInterval?: number;
+  /** Messages kept while not ACTIVE (default 1000); beyond it `emit` fails with ERR_QUEUE_OVERFLOW. */
+  queueLimit?: number;
+  /** Inbound frames longer than this (UTF-16 code units, default 1 MiB) are dropped. */
+  maxFrameSize?: number;
+}
+
+export interface ConfigureOptions extends TunnelOptions {
+  /** `auto` (default) picks by the login response and remembers it. */
+  protocol?: 'auto' | 'wafer1' | 'wafer2';
+  loginUrl?: string;
+  /** Default `timeout` of requests in ms (else the platform's). */
+  requestTimeout?: number;
+  /** Log records to the console. */
+  debug?: boolean;
+  /** Receives structured debug records; `null` removes it. */
+  logger?: ((record: LogRecord) => void) | null;
+}
+
+export interface InitOptions {
+  /** Path of the wasm file inside the code package (mini-program) or on disk (Node). */
+  wasmPath?: string;
+  /** Node / web only: replace parts of the platform adapter (e.g. `login`). */
+  platform?: Record<string, unknown>;
+}
+
+/** Load the wasm now; optional, every call loads it on first use. */
+export function init(options?: InitOptions): Promise<void>;
+/** Throws RequestError(ERR_INVALID_PARAMS) for a bad value (once the wasm is ready). */
+export function configure(options: ConfigureOptions): void;
+export function setLoginUrl(url: string): void;
+
+export function login(options: LoginOptions & ({ success: Function } | { fail: Function })): void;
+export function login(options?: LoginOptions): Promise<UserInfo>;
+export function loginWithCode(options: LoginOptions & ({ success: Function } | { fail: Function })): void;
+export function loginWithCode(options?: LoginOptions): Promise<UserInfo>;
+
+/** Throws RequestError(ERR_INVALID_PARAMS) when `options` is not an object. */
+export function request<T = any>(options: RequestOptions<T> & ({ success: Function } | { fail: Function })): void;
+export function request<T = any>(options: RequestOptions<T>): Promise<RequestResult<T>>;
+export function uploadFile(options: UploadFileOptions & ({ success: Function } | { fail: Function })): void;
+export function uploadFile(options: UploadFileOptions): Promise<UploadResult>;
+
+export function clearSession(): void;
+export const Session: {
+  /** The stored session as the official clients store it, or null. */
+  get(): any;
+  set(session: any): void;
+  clear(): void;
+};
+/** `{ 'X-WX-Id', 'X-WX-Skey' }` (Wafer 1), `{ 'X-WX-Skey' }` (Wafer 2), or `{}` (also before the wasm is ready). */
+export function buildSessionHeader(): Record<string, string>;
+
+export type TunnelStatus = 'CLOSED' | 'CONNECTING' | 'ACTIVE' | 'RECONNECTING';
+
+export interface TunnelError {
+  code: number;
+  message: string;
+  detail: string | null;
+}
+
+export class Tunnel {
+  constructor(serviceUrl: string, options?: TunnelOptions);
+  readonly serviceUrl: string;
+  readonly socketUrl: string | null;
+  readonly status: TunnelStatus;
+
+  on(event: 'connect' | 'close' | 'reconnecting' | 'reconnect', listener: () => void): this;
+  on(event: 'error', listener: (error: TunnelError) => void): this;
+  on(event: '*', listener: (type: string, payload: any) => void): this;
+  /** A server message type; one named like a built-in event arrives as `@type`. */
+  on(event: string, listener: (content: any) => void): this;
+  off(event?: string, listener?: Function): this;
+  open(): void;
+  close(): void;
+  /** Queue `{ type, content }`; false when rejected (the `error` event says why). */
+  emit(type: string, content?: any): boolean;
+  isClosed(): boolean;
+  isConnecting(): boolean;
+  isActive(): boolean;
+  isReconnecting(): boolean;
+
+  static STATUS_CLOSED: 'CLOSED';
+  static STATUS_CONNECTING: 'CONNECTING';
+  static STATUS_ACTIVE: 'ACTIVE';
+  static STATUS_RECONNECTING: 'RECONNECTING';
+  static ERR_CONNECT_SERVICE: 1001;
+  static ERR_CONNECT_SOCKET: 1002;
+  static ERR_RECONNECT: 2001;
+  static ERR_SOCKET_ERROR: 3001;
+  static ERR_QUEUE_OVERFLOW: 4001;
+  static ERR_INVALID_MESSAGE: 4002;
+  /** Legacy knob: maps to maxReconnectAttempts (below Tunnel options and configure()). */
+  static MAX_RECONNECT_TRY_TIMES?: number;
+  /** Legacy knob: maps to reconnectBaseDelay (below Tunnel options and configure()). */
+  static RECONNECT_TIME_INCREASE?: number;
+}
+
+export const ERR_INVALID_PARAMS: 'ERR_INVALID_PARAMS';
+export const ERR_WX_LOGIN_FAILED: 'ERR_WX_LOGIN_FAILED';
+export const ERR_WX_GET_USER_INFO: 'ERR_WX_GET_USER_INFO';
+export const ERR_LOGIN_TIMEOUT: 'ERR_LOGIN_TIMEOUT';
+export const ERR_LOGIN_FAILED: 'ERR_LOGIN_FAILED';
+export const ERR_LOGIN_SESSION_NOT_RECEIVED: 'ERR_LOGIN_MISSING_SESSION';
+export const ERR_INVALID_SESSION: 'ERR_INVALID_SESSION';
+export const ERR_SESSION_INVALID: 'ERR_SESSION_INVALID';
+export const ERR_CHECK_LOGIN_FAILED: 'ERR_CHECK_LOGIN_FAILED';
+export const ERR_REQUEST_FAILED: 'ERR_REQUEST_FAILED';
+export const ERR_REQUEST_TIMEOUT: 'ERR_REQUEST_TIMEOUT';
+export const ERR_INIT_FAILED: 'ERR_INIT_FAILED';

@@ -1,0 +1,86 @@
+'use strict';
+/**
+ * The platform adapter for a WeChat mini-program: the runtime's view of `wx`.
+ * Contract (see docs/ARCHITECTURE.md): asynchronous calls return promises that reject
+ * with the `fail` result; socket events reach `sink(gen, kind, data)` asynchronously.
+ */
+
+const SOCKET_OPEN = 0;
+const SOCKET_MESSAGE = 1;
+const SOCKET_CLOSE = 2;
+const SOCKET_ERROR = 3;
+
+/** Call a callback-style `wx` API as a promise. */
+function call(wx, name, options) {
+  return new Promise((resolve, reject) => {
+    wx[name](Object.assign({}, options, { success: resolve, fail: reject }));
+  });
+}
+
+/**
+ * @param {object} wx the mini-program's `wx`
+ */
+function createWxPlatform(wx) {
+  return {
+    request: (options) => call(wx, 'request', options),
+    uploadFile: (options) => call(wx, 'uploadFile', options),
+    login: () => call(wx, 'login', {}),
+    getUserInfo: () => call(wx, 'getUserInfo', {}),
+    checkSession: () =>
+      new Promise((resolve) => {
+        wx.checkSession({ success: () => resolve(true), fail: () => resolve(false) });
+      }),
+
+    getStorage: (key) => wx.getStorageSync(key),
+    setStorage: (key, value) => wx.setStorageSync(key, value),
+    removeStorage: (key) => wx.removeStorageSync(key),
+
+    connectSocket(url, sink, gen) {
+      let open = false;
+      // After our own close(), or once the socket reported its end, it stays silent.
+      let done = false;
+      const end = (kind, data) => {
+        open = false;
+        if (!done) {
+          done = true;
+          sink(gen, kind, data);
+        }
+      };
+      const task = wx.connectSocket({ url, fail: (e) => end(SOCKET_ERROR, e) });
+      task.onOpen(() => {
+        if (done) return;
+        open = true;
+        sink(gen, SOCKET_OPEN, null);
+      });
+      task.onMessage((m) => {
+        if (!done) sink(gen, SOCKET_MESSAGE, m.data);
+      });
+      task.onClose((r) => end(SOCKET_CLOSE, r));
+      task.onError((e) => end(SOCKET_ERROR, e));
+      return {
+        send(data) {
+          if (!open) return false;
+          // A late failure means the link is going down; its close event follows.
+          task.send({ data, fail: (e) => end(SOCKET_ERROR, e) });
+          return true;
+        },
+        close() {
+          done = true;
+          open = false;
+          task.close({});
+        },
+      };
+    },
+
+    onNetworkChange(callback) {
+      if (typeof wx.onNetworkStatusChange === 'function') {
+        wx.onNetworkStatusChange((res) => callback(!!res.isConnected));
+      }
+    },
+    onAppShow(callback) {
+      if (typeof wx.onAppShow === 'function') wx.onAppShow(() => callback());
+    },
+  };
+}
+
+module.exports = { createWxPlatform };

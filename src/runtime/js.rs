@@ -1,0 +1,96 @@
+//! Small JavaScript helpers: reading values through the core's `Body` view, building
+//! plain objects, and turning core errors into the facade's error classes.
+
+use crate::core::body::Body;
+use crate::core::error::SdkError;
+use crate::core::protocol::Headers;
+use js_sys::{JsString, Object, Reflect};
+use wasm_bindgen::prelude::*;
+
+use super::platform::Platform;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `JSON.parse` on a JS string handle: the text never crosses into wasm memory.
+    #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
+    pub fn json_parse(text: &JsString) -> Result<JsValue, JsValue>;
+}
+
+/// A JS value seen through the core's [`Body`] trait.
+pub struct JsBody(pub JsValue);
+
+impl Body for JsBody {
+    fn get(&self, key: &str) -> Option<Self> {
+        let v = get(&self.0, key);
+        (!v.is_undefined()).then_some(JsBody(v))
+    }
+    fn string(&self) -> Option<String> {
+        self.0.as_string()
+    }
+    fn number(&self) -> Option<f64> {
+        self.0.as_f64()
+    }
+    fn truthy(&self) -> bool {
+        self.0.is_truthy()
+    }
+}
+
+/// `value[key]`, or `undefined` for non-objects and throwing getters.
+pub fn get(value: &JsValue, key: &str) -> JsValue {
+    if !value.is_object() {
+        return JsValue::UNDEFINED;
+    }
+    Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// `value[key]` as a string.
+pub fn get_string(value: &JsValue, key: &str) -> Option<String> {
+    get(value, key).as_string()
+}
+
+/// `target[key] = value` (ignores frozen targets).
+pub fn set(target: &Object, key: &str, value: &JsValue) {
+    let _ = Reflect::set(target, &JsValue::from_str(key), value);
+}
+
+/// A plain object from key/value pairs.
+pub fn object(pairs: &[(&str, JsValue)]) -> Object {
+    let o = Object::new();
+    for (k, v) in pairs {
+        set(&o, k, v);
+    }
+    o
+}
+
+/// A header object: the caller's headers (if an object), then `extra` on top.
+pub fn header_object(base: &JsValue, extra: &Headers) -> Object {
+    let o = Object::new();
+    if base.is_object() {
+        Object::assign(&o, base.unchecked_ref());
+    }
+    for (k, v) in extra {
+        set(&o, k, &JsValue::from_str(v));
+    }
+    o
+}
+
+/// The text of a platform error: `errMsg` (wx), `message` (Error), or the string itself.
+pub fn error_text(e: &JsValue) -> Option<String> {
+    get_string(e, "errMsg")
+        .or_else(|| get_string(e, "message"))
+        .or_else(|| e.as_string())
+}
+
+/// Milliseconds since the epoch.
+pub fn now() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// An `SdkError` as the facade's `LoginError` / `RequestError`.
+pub fn to_js_error(platform: &Platform, e: &SdkError) -> JsValue {
+    let detail = match &e.detail {
+        Some(d) => JsValue::from_str(d),
+        None => JsValue::NULL,
+    };
+    platform.create_error(e.kind.as_str(), e.ty.as_str(), &e.message, &detail)
+}
