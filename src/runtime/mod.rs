@@ -10,3 +10,6 @@ mod log;
 mod platform;
 mod session;
 mod tunnel;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,469 @@
+//! The runtime inside wasm against a scripted fake platform (`wasm-pack test --node`).
+
+use js_sys::{Array, Function, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+use super::client::Client;
+use super::platform::Platform;
+
+#[wasm_bindgen(inline_js = r#"
+export function fakePlatform() {
+  const f = {
+    calls: { request: [], login: 0, getUserInfo: 0, checkSession: 0, sockets: [], errors: [], logs: [] },
+    routes: {},          // url -> (options, n) => result | Promise (throw/reject = wx fail)
+    storage: new Map(),
+    sessionValid: true,
+    hooks: {},
+  };
+  f.platform = {
+    request(options) {
+      f.calls.request.push(JSON.parse(JSON.stringify(options)));
+      const route = f.routes[options.url];
+      const n = f.calls.request.filter((r) => r.url === options.url).length;
+      return new Promise((resolve, reject) => setTimeout(() => {
+        if (!route) return reject({ errMsg: 'request:fail no route ' + options.url });
+        try { resolve(route(options, n)); } catch (e) { reject(e); }
+      }, 0));
+    },
+    uploadFile(options) { return f.platform.request(options); },
+    login() { f.calls.login++; return Promise.resolve({ code: 'code-' + f.calls.login }); },
+    getUserInfo() { f.calls.getUserInfo++; return Promise.resolve({ userInfo: { nickName: '小明' }, encryptedData: 'enc', iv: 'iv' }); },
+    checkSession() { f.calls.checkSession++; return Promise.resolve(f.sessionValid); },
+    getStorage(k) { return f.storage.has(k) ? JSON.parse(f.storage.get(k)) : ''; },
+    setStorage(k, v) { f.storage.set(k, JSON.stringify(v)); },
+    removeStorage(k) { f.storage.delete(k); },
+    connectSocket(url, sink, gen) {
+      const s = { url, gen, sent: [], closed: false, isOpen: false };
+      s.open = () => { s.isOpen = true; sink(gen, 0, null); };
+      s.message = (data) => sink(gen, 1, data);
+      s.drop = () => { s.isOpen = false; sink(gen, 2, { code: 1006 }); };
+      f.calls.sockets.push(s);
+      return {
+        send(data) { if (!s.isOpen) return false; s.sent.push(data); return true; },
+        close() { s.closed = true; s.isOpen = false; },
+      };
+    },
+    onNetworkChange(cb) { f.hooks.network = cb; },
+    onAppShow(cb) { f.hooks.appShow = cb; },
+    createError(kind, type, message, detail) { return { kind, type, message, detail }; },
+    reportError(context, error) { f.calls.errors.push([context, String(error)]); },
+    log(record) { f.calls.logs.push(record); },
+  };
+  return f;
+}
+
+export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
+export function json(v) { return JSON.stringify(v); }
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = fakePlatform)]
+    fn fake_platform() -> JsValue;
+    fn sleep(ms: u32) -> Promise;
+    fn json(v: &JsValue) -> String;
+}
+
+const MAGIC: &str = "F2C224D4-2BCE-4C64-AF9F-A6D872000D1A";
+const KEY: &str = "weapp_session_F2C224D4-2BCE-4C64-AF9F-A6D872000D1A";
+
+struct Fake(JsValue);
+
+impl Fake {
+    fn new() -> Self {
+        Fake(fake_platform())
+    }
+    fn get(&self, path: &[&str]) -> JsValue {
+        path.iter().fold(self.0.clone(), |v, k| {
+            Reflect::get(&v, &(*k).into()).unwrap()
+        })
+    }
+    fn client(&self) -> Client {
+        Client::new(self.get(&["platform"]).unchecked_into::<Platform>())
+    }
+    /// Script `url` with a JS function body `(options, n) => result`.
+    fn route(&self, url: &str, body: &str) {
+        let f = js_sys::eval(&["(", body, ")"].concat()).unwrap();
+        Reflect::set(&self.get(&["routes"]), &url.into(), &f).unwrap();
+    }
+    fn count(&self, what: &str) -> u32 {
+        self.get(&["calls", what]).as_f64().unwrap() as u32
+    }
+    fn requests(&self) -> Array {
+        self.get(&["calls", "request"]).unchecked_into()
+    }
+    fn socket(&self, i: u32) -> JsValue {
+        Array::from(&self.get(&["calls", "sockets"])).get(i)
+    }
+    fn call(&self, target: &JsValue, method: &str, args: &[JsValue]) -> JsValue {
+        let f: Function = Reflect::get(target, &method.into())
+            .unwrap()
+            .unchecked_into();
+        f.apply(target, &args.iter().collect::<Array>()).unwrap()
+    }
+}
+
+async fn settle(p: Promise) -> Result<JsValue, JsValue> {
+    JsFuture::from(p).await
+}
+
+async fn pause(ms: u32) {
+    JsFuture::from(sleep(ms)).await.unwrap();
+}
+
+fn opts(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &(*k).into(), v).unwrap();
+    }
+    o.into()
+}
+
+fn field(v: &JsValue, k: &str) -> JsValue {
+    Reflect::get(v, &k.into()).unwrap()
+}
+
+const WAFER1_LOGIN: &str = r#"(o, n) => ({ statusCode: 200, data: {
+    'F2C224D4-2BCE-4C64-AF9F-A6D872000D1A': 1, session: { id: 'id' + n, skey: 'skey' + n } } })"#;
+
+#[wasm_bindgen_test]
+async fn wafer1_login_stores_the_official_shape() {
+    let fake = Fake::new();
+    let client = fake.client();
+    fake.route("https://x/login", WAFER1_LOGIN);
+    client.set_login_url("https://x/login".into()).unwrap();
+    let user = settle(client.login(JsValue::UNDEFINED, false))
+        .await
+        .unwrap();
+    assert_eq!(
+        field(&user, "nickName").as_string().as_deref(),
+        Some("小明")
+    );
+    let stored = fake.call(&fake.get(&["platform"]), "getStorage", &[KEY.into()]);
+    assert_eq!(
+        json(&stored),
+        r#"{"id":"id1","skey":"skey1","userInfo":{"nickName":"小明"}}"#
+    );
+    let login_request = fake.requests().get(0);
+    let header = field(&login_request, "header");
+    assert_eq!(
+        json(&header),
+        r#"{"X-WX-Code":"code-1","X-WX-Encrypted-Data":"enc","X-WX-IV":"iv"}"#
+    );
+    assert_eq!(
+        json(&client.build_session_header().into()),
+        r#"{"X-WX-Id":"id1","X-WX-Skey":"skey1"}"#
+    );
+}
+
+#[wasm_bindgen_test]
+async fn concurrent_logins_share_one_wx_login() {
+    let fake = Fake::new();
+    let client = fake.client();
+    fake.route("https://x/login", WAFER1_LOGIN);
+    client.set_login_url("https://x/login".into()).unwrap();
+    let all: Array = (0..8)
+        .map(|_| client.login(JsValue::UNDEFINED, false))
+        .collect();
+    let users = settle(Promise::all(&all)).await.unwrap();
+    assert_eq!(Array::from(&users).length(), 8);
+    assert_eq!(fake.count("login"), 1);
+    assert_eq!(fake.requests().length(), 1);
+    // A valid stored session costs no login at all.
+    settle(client.login(JsValue::UNDEFINED, false))
+        .await
+        .unwrap();
+    assert_eq!(fake.count("login"), 1);
+    assert_eq!(fake.count("checkSession"), 1);
+}
+
+#[wasm_bindgen_test]
+async fn wafer2_invalid_session_relogins_with_code_and_retries_once() {
+    let fake = Fake::new();
+    let client = fake.client();
+    fake.route(
+        "https://x/weapp/login",
+        "(o, n) => ({ statusCode: 200, data: { code: 0, data: { skey: 'k' + n, userinfo: { n } } } })",
+    );
+    fake.route(
+        "https://x/weapp/user",
+        "(o, n) => n === 1 ? { statusCode: 200, data: { code: -1, error: 'expired' } } : { statusCode: 200, data: { code: 0, data: o.header['X-WX-Skey'] } }",
+    );
+    client
+        .set_login_url("https://x/weapp/login".into())
+        .unwrap();
+    settle(client.login(JsValue::UNDEFINED, false))
+        .await
+        .unwrap();
+    let res = settle(client.request(opts(&[("url", "https://x/weapp/user".into())])))
+        .await
+        .unwrap();
+    assert_eq!(json(&field(&res, "data")), r#"{"code":0,"data":"k2"}"#);
+    let second_login = fake.requests().get(2);
+    assert_eq!(
+        json(&field(&second_login, "header")),
+        r#"{"X-WX-Code":"code-2"}"#
+    );
+    assert_eq!(
+        fake.count("getUserInfo"),
+        1,
+        "the retry logs in with the code alone"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn wafer1_second_rejection_fails_with_invalid_session() {
+    let fake = Fake::new();
+    let client = fake.client();
+    fake.route("https://x/login", WAFER1_LOGIN);
+    fake.route(
+        "https://x/user",
+        "() => ({ statusCode: 200, data: { 'F2C224D4-2BCE-4C64-AF9F-A6D872000D1A': 1, error: 'ERR_INVALID_SESSION', message: 'gone' } })",
+    );
+    client.set_login_url("https://x/login".into()).unwrap();
+    let err = settle(client.request(opts(&[
+        ("url", "https://x/user".into()),
+        ("login", true.into()),
+    ])))
+    .await
+    .unwrap_err();
+    assert_eq!(
+        field(&err, "type").as_string().as_deref(),
+        Some("ERR_INVALID_SESSION")
+    );
+    assert_eq!(
+        field(&err, "kind").as_string().as_deref(),
+        Some("RequestError")
+    );
+    assert_eq!(field(&err, "detail").as_string().as_deref(), Some("gone"));
+    assert_eq!(fake.count("login"), 2, "one login, one re-login, no more");
+    let stored = fake.call(&fake.get(&["platform"]), "getStorage", &[KEY.into()]);
+    assert_eq!(
+        stored.as_string().as_deref(),
+        Some(""),
+        "the rejected session is cleared"
+    );
+    let _ = MAGIC;
+}
+
+#[wasm_bindgen_test]
+async fn bad_input_is_a_typed_error() {
+    let fake = Fake::new();
+    let client = fake.client();
+    let e = client
+        .configure(opts(&[("queueLimit", (-1.0).into())]))
+        .unwrap_err();
+    assert_eq!(
+        field(&e, "type").as_string().as_deref(),
+        Some("ERR_INVALID_PARAMS")
+    );
+    let e = client
+        .configure(opts(&[("protocol", "wafer3".into())]))
+        .unwrap_err();
+    assert_eq!(
+        field(&e, "type").as_string().as_deref(),
+        Some("ERR_INVALID_PARAMS")
+    );
+    let e = client.configure(opts(&[("logger", 5.into())])).unwrap_err();
+    assert_eq!(
+        field(&e, "type").as_string().as_deref(),
+        Some("ERR_INVALID_PARAMS")
+    );
+    let e = settle(client.login(JsValue::UNDEFINED, false))
+        .await
+        .unwrap_err();
+    assert_eq!(field(&e, "kind").as_string().as_deref(), Some("LoginError"));
+    let e = settle(client.request(opts(&[]))).await.unwrap_err();
+    assert_eq!(
+        field(&e, "type").as_string().as_deref(),
+        Some("ERR_INVALID_PARAMS")
+    );
+    let e = settle(client.request(opts(&[("url", "https://nowhere".into())])))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field(&e, "type").as_string().as_deref(),
+        Some("ERR_REQUEST_FAILED")
+    );
+    assert!(client
+        .tunnel("".into(), JsValue::UNDEFINED, JsValue::UNDEFINED)
+        .is_err());
+    assert!(client
+        .tunnel(
+            "https://x/t".into(),
+            opts(&[("heartbeatInterval", "fast".into())]),
+            JsValue::UNDEFINED
+        )
+        .is_err());
+}
+
+#[wasm_bindgen_test]
+async fn storage_garbage_reads_as_no_session() {
+    let fake = Fake::new();
+    for planted in [
+        r#""weapp""#,
+        "42",
+        r#"{"skey":5}"#,
+        r#"{"id":{},"skey":"k"}"#,
+    ] {
+        let storage = fake.get(&["storage"]);
+        fake.call(&storage, "set", &[KEY.into(), planted.into()]);
+        let client = fake.client();
+        assert_eq!(
+            json(&client.build_session_header().into()),
+            "{}",
+            "{planted}"
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+async fn tunnel_connects_dispatches_and_closes() {
+    let fake = Fake::new();
+    let client = fake.client();
+    fake.route(
+        "https://x/tunnel",
+        "() => ({ statusCode: 200, data: { url: 'wss://t/1' } })",
+    );
+    let t = client
+        .tunnel(
+            "https://x/tunnel".into(),
+            opts(&[("heartbeatInterval", 100.into())]),
+            JsValue::UNDEFINED,
+        )
+        .unwrap();
+    let seen = Array::new();
+    let push = {
+        let seen = seen.clone();
+        Closure::<dyn Fn(JsValue, JsValue)>::new(move |a: JsValue, b: JsValue| {
+            seen.push(&Array::of2(&a, &b));
+        })
+    };
+    t.on("*".into(), push.as_ref().clone());
+    assert!(t.emit("early".into(), 1.into()));
+    t.open();
+    assert_eq!(t.status(), "CONNECTING");
+    pause(10).await;
+    let socket = fake.socket(0);
+    assert_eq!(
+        field(&socket, "url").as_string().as_deref(),
+        Some("wss://t/1")
+    );
+    fake.call(&socket, "open", &[]);
+    assert_eq!(t.status(), "ACTIVE");
+    assert_eq!(
+        json(&field(&socket, "sent")),
+        r#"["message:{\"type\":\"early\",\"content\":1}"]"#
+    );
+    fake.call(
+        &socket,
+        "message",
+        &[r#"message:{"type":"speak","content":{"w":"你好😀"}}"#.into()],
+    );
+    fake.call(
+        &socket,
+        "message",
+        &[r#"message:{"type":"connect"}"#.into()],
+    );
+    for junk in [
+        "message:{oops",
+        "message:[]",
+        "pong:",
+        "xyz",
+        "message:{\"content\":1}",
+    ] {
+        fake.call(&socket, "message", &[junk.into()]);
+    }
+    fake.call(&socket, "message", &[Object::new().into()]);
+    assert_eq!(t.status(), "ACTIVE");
+    assert_eq!(
+        json(&seen.clone().into()),
+        r#"[["connect",null],["speak",{"w":"你好😀"}],["@connect",null]]"#
+    );
+    // The heartbeat pings after an interval.
+    pause(180).await;
+    assert!(json(&field(&socket, "sent")).contains("\"ping\""));
+    t.close();
+    assert_eq!(t.status(), "CLOSED");
+    assert!(json(&field(&socket, "sent")).ends_with(r#""close"]"#));
+    assert!(field(&socket, "closed").is_truthy());
+    assert_eq!(Array::from(&seen).length(), 4, "close event");
+}
+
+#[wasm_bindgen_test]
+async fn tunnel_reconnects_with_a_fresh_handshake_after_a_drop() {
+    let fake = Fake::new();
+    let client = fake.client();
+    fake.route(
+        "https://x/tunnel",
+        "(o, n) => ({ statusCode: 200, data: { url: 'wss://t/' + n } })",
+    );
+    let t = client
+        .tunnel(
+            "https://x/tunnel".into(),
+            opts(&[("reconnectBaseDelay", 20.into())]),
+            JsValue::UNDEFINED,
+        )
+        .unwrap();
+    t.open();
+    pause(10).await;
+    fake.call(&fake.socket(0), "open", &[]);
+    fake.call(&fake.socket(0), "drop", &[]);
+    assert_eq!(t.status(), "RECONNECTING");
+    assert!(t.emit("queued".into(), JsValue::NULL));
+    pause(60).await;
+    let second = fake.socket(1);
+    assert_eq!(
+        field(&second, "url").as_string().as_deref(),
+        Some("wss://t/2")
+    );
+    fake.call(&second, "open", &[]);
+    assert_eq!(t.status(), "ACTIVE");
+    assert_eq!(
+        json(&field(&second, "sent")),
+        r#"["message:{\"type\":\"queued\",\"content\":null}"]"#
+    );
+    // The network coming back skips the back-off.
+    fake.call(&second, "drop", &[]);
+    let network: Function = fake.get(&["hooks", "network"]).unchecked_into();
+    network.call1(&JsValue::NULL, &true.into()).unwrap();
+    pause(10).await;
+    assert_eq!(fake.requests().length(), 3);
+    t.close();
+}
+
+#[wasm_bindgen_test]
+async fn logger_gets_records_without_secrets() {
+    let fake = Fake::new();
+    let client = fake.client();
+    client.configure(opts(&[("debug", true.into())])).unwrap();
+    fake.route("https://x/login", WAFER1_LOGIN);
+    fake.route(
+        "https://x/tunnel",
+        "() => ({ statusCode: 200, data: { url: 'wss://t/1' } })",
+    );
+    client.set_login_url("https://x/login".into()).unwrap();
+    settle(client.login(JsValue::UNDEFINED, false))
+        .await
+        .unwrap();
+    let t = client
+        .tunnel(
+            "https://x/tunnel".into(),
+            JsValue::UNDEFINED,
+            JsValue::UNDEFINED,
+        )
+        .unwrap();
+    t.open();
+    pause(10).await;
+    fake.call(&fake.socket(0), "open", &[]);
+    t.emit("secret-type".into(), "top secret content".into());
+    t.close();
+    let logs = json(&fake.get(&["calls", "logs"]));
+    assert!(logs.contains(r#""event":"state""#), "{logs}");
+    assert!(logs.contains(r#""event":"packet-out""#), "{logs}");
+    assert!(logs.contains(r#""event":"login-ok""#), "{logs}");
+    for secret in ["skey1", "code-1", "top secret", "secret-type"] {
+        assert!(!logs.contains(secret), "{secret} leaked: {logs}");
+    }
+}
