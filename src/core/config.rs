@@ -5,12 +5,10 @@
 use super::backoff::Backoff;
 use super::error::{ErrorKind, SdkError};
 use super::protocol::Protocol;
-use serde::Deserialize;
 
-/// One layer of options as page code passes it (`configure()` or `new Tunnel(url, options)`).
-/// Numbers arrive as JS numbers; unknown fields (callbacks, `logger`) are ignored here.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", default)]
+/// One layer of options as page code passes it (`configure()` or `new Tunnel(url, options)`),
+/// each field as given (`None`: not set). Values are validated when layers are resolved.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Options {
     pub protocol: Option<String>,
     pub login_url: Option<String>,
@@ -46,12 +44,11 @@ impl Options {
 }
 
 /// The official clients' static knobs, read from the `Tunnel` constructor.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct LegacyKnobs {
-    #[serde(rename = "MAX_RECONNECT_TRY_TIMES")]
+    /// `Tunnel.MAX_RECONNECT_TRY_TIMES`.
     pub max_reconnect_try_times: Option<f64>,
-    #[serde(rename = "RECONNECT_TIME_INCREASE")]
+    /// `Tunnel.RECONNECT_TIME_INCREASE`.
     pub reconnect_time_increase: Option<f64>,
 }
 

@@ -121,7 +121,14 @@ impl SdkError {
 
 /// Whether a platform `errMsg` reports a timeout (`request:fail timeout`).
 pub fn is_timeout(err_msg: &str) -> bool {
-    err_msg.contains("timeout") || err_msg.contains("超时")
+    has(err_msg, "timeout") || has(err_msg, "超时")
+}
+
+/// Substring search without `str::contains`' two-way searcher (smaller in the wasm).
+fn has(hay: &str, needle: &str) -> bool {
+    hay.as_bytes()
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
 
 #[cfg(test)]

@@ -72,11 +72,10 @@ pub fn parse_head(head: &str, len: usize) -> Head {
     };
     match head.find(':') {
         Some(i) => {
-            let t = &head[..i];
             // Packet types are ASCII, so byte and UTF-16 offsets agree up to the colon.
-            if !t.is_ascii() {
+            let Some(t) = head.get(..i).filter(|t| t.is_ascii()) else {
                 return unknown;
-            }
+            };
             let kind = Kind::from_type(t);
             let content_at = (i + 1 < len).then_some(i + 1);
             Head { kind, content_at }
@@ -107,15 +106,22 @@ pub fn split(frame: &str) -> (&str, Option<&str>) {
 /// [`MIN_SERVER_INTERVAL_MS`, `MAX_SERVER_INTERVAL_MS`]; `None` for anything that is not
 /// a plain non-negative number (those packets are ignored).
 pub fn parse_timeout(content: &str) -> Option<u64> {
+    // Parsed by hand: `str::parse::<f64>` would ship its float tables in the wasm.
     let s = content.trim();
-    if s.is_empty() || s.len() > 16 || !s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+    let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty()) || !digits(whole) || !digits(fraction) {
         return None;
     }
-    let seconds: f64 = s.parse().ok()?;
-    if !seconds.is_finite() {
-        return None;
-    }
-    let ms = (seconds * 1000.0) as u64;
+    let seconds = whole.bytes().fold(0u64, |n, b| {
+        n.saturating_mul(10).saturating_add(u64::from(b - b'0'))
+    });
+    let millis = fraction
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(3)
+        .fold(0u64, |n, b| n * 10 + u64::from(b - b'0'));
+    let ms = seconds.saturating_mul(1000).saturating_add(millis);
     Some(ms.clamp(MIN_SERVER_INTERVAL_MS, MAX_SERVER_INTERVAL_MS))
 }
 
@@ -216,7 +222,14 @@ mod tests {
         assert_eq!(parse_timeout("0.5"), Some(MIN_SERVER_INTERVAL_MS));
         assert_eq!(parse_timeout("99999999"), Some(MAX_SERVER_INTERVAL_MS));
         assert_eq!(parse_timeout("1.5"), Some(1_500));
-        for bad in ["", "abc", "-5", "1e3", "NaN", "Infinity", "1..2", "  "] {
+        assert_eq!(parse_timeout(" 2.0251 "), Some(2_025));
+        assert_eq!(
+            parse_timeout("99999999999999999999999"),
+            Some(MAX_SERVER_INTERVAL_MS)
+        );
+        for bad in [
+            "", ".", "abc", "-5", "1e3", "NaN", "Infinity", "1..2", "  ", "1.2.3", "+3",
+        ] {
             assert_eq!(parse_timeout(bad), None, "{bad}");
         }
     }

@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-use crate::core::config::{resolve_tunnel, ClientConfig, LegacyKnobs, Options};
+use crate::core::config::{resolve_tunnel, ClientConfig, Options};
 use crate::core::error::{ErrorKind, SdkError};
 use crate::core::login::{self, Flight, LoginMode};
 use crate::core::protocol::{Dialect, DialectState, Headers};
@@ -20,6 +20,7 @@ use super::js::{
     error_text, get, get_string, header_object, json_parse, object, set, to_js_error, JsBody,
 };
 use super::log::record;
+use super::options::{read_knobs, read_options};
 use super::platform::Platform;
 use super::session::{self, SessionStore};
 use super::tunnel::{TunnelHandle, TunnelInner};
@@ -181,20 +182,6 @@ fn status_of(response: &JsValue) -> u16 {
     get(response, "statusCode").as_f64().map_or(0, |s| s as u16)
 }
 
-fn options_of(value: &JsValue) -> Result<Options, SdkError> {
-    if value.is_undefined() || value.is_null() {
-        return Ok(Options::default());
-    }
-    if !value.is_object() {
-        return Err(SdkError::invalid_params(
-            ErrorKind::Request,
-            "options must be an object",
-        ));
-    }
-    serde_wasm_bindgen::from_value(value.clone())
-        .map_err(|e| SdkError::invalid_params(ErrorKind::Request, &e.to_string()))
-}
-
 impl Inner {
     pub(crate) fn error(&self, e: &SdkError) -> JsValue {
         to_js_error(&self.platform, e)
@@ -230,7 +217,7 @@ impl Inner {
                 "configure() needs an options object",
             ));
         }
-        let o = options_of(value)?;
+        let o = read_options(value)?;
         let logger = get(value, "logger");
         let logger = if logger.is_undefined() {
             None
@@ -586,13 +573,8 @@ impl Inner {
                 "Tunnel needs a service URL",
             ));
         };
-        let own = options_of(&options)?;
-        let legacy: LegacyKnobs = if knobs.is_object() {
-            serde_wasm_bindgen::from_value(knobs)
-                .map_err(|e| SdkError::invalid_params(ErrorKind::Request, &e.to_string()))?
-        } else {
-            LegacyKnobs::default()
-        };
+        let own = read_options(&options)?;
+        let legacy = read_knobs(&knobs)?;
         let cfg = {
             let defaults = self.tunnel_defaults.borrow();
             resolve_tunnel(&[&own, &defaults, &legacy.as_options()])?

@@ -7,6 +7,7 @@
 mod client;
 mod js;
 mod log;
+mod options;
 mod platform;
 mod session;
 mod tunnel;
