@@ -213,6 +213,7 @@ function createSdk(env) {
     constructor(serviceUrl, options) {
       this.serviceUrl = serviceUrl;
       this._handle = null;
+      this._failed = false;
       this._ops = [];
       this._status = TUNNEL.STATUS_CLOSED;
       const c = current();
@@ -220,7 +221,15 @@ function createSdk(env) {
         this._handle = this._create(c, options);
       } else {
         pending.push((ready) => {
-          this._handle = this._create(ready, options);
+          try {
+            this._handle = this._create(ready, options);
+          } catch (e) {
+            // Bad options (the constructor throws them once ready): the tunnel is unusable.
+            this._failed = true;
+            this._status = TUNNEL.STATUS_CLOSED;
+            this._ops.length = 0;
+            throw e; // reported by boot()
+          }
           for (const op of this._ops.splice(0)) op(this._handle);
         });
       }
@@ -236,7 +245,7 @@ function createSdk(env) {
 
     _do(op) {
       if (this._handle) return op(this._handle);
-      this._ops.push(op);
+      if (!this._failed) this._ops.push(op);
       return undefined;
     }
 
@@ -253,7 +262,7 @@ function createSdk(env) {
     }
 
     open() {
-      if (!this._handle && this._status === TUNNEL.STATUS_CLOSED) this._status = TUNNEL.STATUS_CONNECTING;
+      if (!this._handle && !this._failed && this._status === TUNNEL.STATUS_CLOSED) this._status = TUNNEL.STATUS_CONNECTING;
       this._do((h) => h.open());
     }
 
@@ -265,6 +274,7 @@ function createSdk(env) {
     /** Send `{ type, content }`; false when rejected (an `error` event tells why). */
     emit(type, content) {
       if (this._handle) return this._handle.emit(type, content);
+      if (this._failed) return false;
       this._ops.push((h) => h.emit(type, content));
       return true;
     }

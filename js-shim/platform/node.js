@@ -10,6 +10,7 @@ const SOCKET_OPEN = 0;
 const SOCKET_MESSAGE = 1;
 const SOCKET_CLOSE = 2;
 const SOCKET_ERROR = 3;
+const SOCKET_BINARY = 4;
 
 function fail(api, reason) {
   return { errMsg: api + ':fail ' + reason };
@@ -132,15 +133,19 @@ function connectSocket(url, sink, gen) {
     if (!done) sink(gen, SOCKET_OPEN, null);
   };
   ws.onmessage = (e) => {
-    if (!done) sink(gen, SOCKET_MESSAGE, typeof e.data === 'string' ? e.data : e.data);
+    if (!done) sink(gen, typeof e.data === 'string' ? SOCKET_MESSAGE : SOCKET_BINARY, e.data);
   };
   ws.onclose = (e) => end(SOCKET_CLOSE, { code: e.code, reason: e.reason });
   ws.onerror = (e) => end(SOCKET_ERROR, fail('socket', (e && e.message) || 'error'));
   return {
     send(data) {
       if (done || ws.readyState !== 1) return false;
-      ws.send(data);
-      return true;
+      try {
+        ws.send(data);
+        return true;
+      } catch (e) {
+        return false;
+      }
     },
     close() {
       done = true;

@@ -9,6 +9,7 @@ const SOCKET_OPEN = 0;
 const SOCKET_MESSAGE = 1;
 const SOCKET_CLOSE = 2;
 const SOCKET_ERROR = 3;
+const SOCKET_BINARY = 4;
 
 /** Call a callback-style `wx` API as a promise. */
 function call(wx, name, options) {
@@ -46,23 +47,28 @@ function createWxPlatform(wx) {
           sink(gen, kind, data);
         }
       };
-      const task = wx.connectSocket({ url, fail: (e) => end(SOCKET_ERROR, e) });
+      const failed = (e) => end(SOCKET_ERROR, e);
+      const task = wx.connectSocket({ url, fail: failed });
       task.onOpen(() => {
         if (done) return;
         open = true;
         sink(gen, SOCKET_OPEN, null);
       });
       task.onMessage((m) => {
-        if (!done) sink(gen, SOCKET_MESSAGE, m.data);
+        if (!done) sink(gen, typeof m.data === 'string' ? SOCKET_MESSAGE : SOCKET_BINARY, m.data);
       });
       task.onClose((r) => end(SOCKET_CLOSE, r));
       task.onError((e) => end(SOCKET_ERROR, e));
       return {
         send(data) {
           if (!open) return false;
-          // A late failure means the link is going down; its close event follows.
-          task.send({ data, fail: (e) => end(SOCKET_ERROR, e) });
-          return true;
+          try {
+            // A late failure means the link is going down; its close event follows.
+            task.send({ data, fail: failed });
+            return true;
+          } catch (e) {
+            return false;
+          }
         },
         close() {
           done = true;

@@ -7,7 +7,7 @@ pub type Match<'a, F> = (&'a F, bool);
 /// The `*` type: receives every event as `(type, payload)`.
 pub const WILDCARD: &str = "*";
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Listeners<F> {
     list: Vec<(Box<str>, F)>,
 }

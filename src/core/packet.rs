@@ -16,8 +16,21 @@ pub const HEAD_LEN: usize = 24;
 pub const PING: &str = "ping";
 /// Client → server `close`.
 pub const CLOSE: &str = "close";
-/// Prefix of a client → server message frame; the JSON `{type, content}` follows.
+/// Prefix of a `message` frame (both directions); the JSON `{type, content}` follows.
 pub const MESSAGE_PREFIX: &str = "message:";
+/// Where a message frame's content starts. A frame that begins with [`MESSAGE_PREFIX`]
+/// and runs past it is a `message` packet with its content here, exactly as
+/// [`parse_head`] would find, so the runtime may recognise data frames by their prefix
+/// and send only control frames through the head classifier.
+pub const MESSAGE_CONTENT_AT: usize = MESSAGE_PREFIX.len();
+
+/// An outbound message frame is `message:` + `JSON.stringify({ type, content })`, built
+/// as [`MESSAGE_HEAD`] + JSON(type) + [`CONTENT_FIELD`] + JSON(content) + [`MESSAGE_TAIL`]
+/// (without the content part when the content encodes to nothing), which is the same
+/// text and lets the runtime encode a repeated type once.
+pub const MESSAGE_HEAD: &str = "message:{\"type\":";
+pub const CONTENT_FIELD: &str = ",\"content\":";
+pub const MESSAGE_TAIL: &str = "}";
 
 /// Shortest and longest heartbeat interval a server may set with `timeout:<seconds>`.
 pub const MIN_SERVER_INTERVAL_MS: u64 = 1_000;
@@ -243,6 +256,26 @@ mod tests {
     }
 
     #[test]
+    fn message_frame_layout_is_the_json_of_type_and_content() {
+        // What `'message:' + JSON.stringify({ type, content })` gives in JavaScript.
+        let with_content = [
+            MESSAGE_HEAD,
+            r#""speak""#,
+            CONTENT_FIELD,
+            r#"{"word":"你好"}"#,
+            MESSAGE_TAIL,
+        ]
+        .concat();
+        assert_eq!(
+            with_content,
+            r#"message:{"type":"speak","content":{"word":"你好"}}"#
+        );
+        let without = [MESSAGE_HEAD, r#""a\"b""#, MESSAGE_TAIL].concat();
+        assert_eq!(without, r#"message:{"type":"a\"b"}"#);
+        assert!(with_content.starts_with(MESSAGE_PREFIX));
+    }
+
+    #[test]
     fn message_decoding() {
         let (t, c) = decode_message(&json!({ "type": "speak", "content": { "w": 1 } })).unwrap();
         assert_eq!(t, "speak");
@@ -286,6 +319,14 @@ mod tests {
                         prop_assert_eq!(String::from_utf16_lossy(&units[at..]), content.unwrap());
                     }
                 }
+            }
+
+            #[test]
+            fn message_prefix_agrees_with_parse_head(content in "\\PC{1,40}") {
+                let frame = [MESSAGE_PREFIX, &content].concat();
+                let (head, len) = frame_units(&frame);
+                let h = parse_head(&head, len);
+                prop_assert_eq!(h, Head { kind: Kind::Message, content_at: Some(MESSAGE_CONTENT_AT) });
             }
 
             #[test]

@@ -170,6 +170,17 @@ pub enum Output<P> {
     Log(Log),
 }
 
+/// What became of an `emit()`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Emit<P> {
+    /// Send it on socket `gen` now; report [`Tunnel::send_failed`] if that fails.
+    SendNow { gen: u32, message: P },
+    /// Queued; [`Tunnel::poll`] hands it out in order.
+    Queued,
+    /// The queue is full: not queued, an `ERR_QUEUE_OVERFLOW` error event is pending.
+    Overflow(P),
+}
+
 /// The runtime's next step for an inbound frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Inbound {
@@ -296,19 +307,23 @@ impl<P> Tunnel<P> {
         true
     }
 
-    /// `emit()`: queue a message. When the queue is full (only possible while not
-    /// ACTIVE) the message is handed back and an `ERR_QUEUE_OVERFLOW` error is emitted.
-    pub fn emit(&mut self, p: P) -> Result<(), P> {
-        let open = matches!(self.phase, Phase::Open { .. });
-        if !open && self.queue.len() >= self.cfg.queue_limit {
+    /// `emit()`. While ACTIVE with nothing queued the message goes straight out
+    /// ([`Emit::SendNow`]); otherwise it is queued, or, when the queue is full (only
+    /// possible while not ACTIVE), handed back with an `ERR_QUEUE_OVERFLOW` error event.
+    pub fn emit(&mut self, p: P) -> Emit<P> {
+        if let Phase::Open { gen } = self.phase {
+            if self.queue.is_empty() {
+                return Emit::SendNow { gen, message: p };
+            }
+        } else if self.queue.len() >= self.cfg.queue_limit {
             self.push_event(Event::Error(TunnelError::new(
                 codes::ERR_QUEUE_OVERFLOW,
                 None,
             )));
-            return Err(p);
+            return Emit::Overflow(p);
         }
         self.queue.push_back(p);
-        Ok(())
+        Emit::Queued
     }
 
     pub fn handshake_succeeded(&mut self, gen: u32, url: String) {
@@ -363,6 +378,31 @@ impl<P> Tunnel<P> {
         }
         self.out.push_back(Output::CloseSocket { gen });
         self.link_lost(now);
+    }
+
+    /// A frame on socket `gen` that starts with [`packet::MESSAGE_PREFIX`] and runs past
+    /// it (`len` UTF-16 code units): whether to deliver its content, which starts at
+    /// [`packet::MESSAGE_CONTENT_AT`]. The data path: no copy of the frame, no clock.
+    pub fn message_frame(&mut self, gen: u32, len: usize) -> bool {
+        if !self.accepts(gen) {
+            self.log(|| Log::Dropped {
+                reason: "stale-socket",
+                len,
+            });
+            return false;
+        }
+        if len > self.cfg.max_frame {
+            self.log(|| Log::Dropped {
+                reason: "oversized",
+                len,
+            });
+            return false;
+        }
+        self.log(|| Log::PacketIn {
+            kind: Kind::Message,
+            len,
+        });
+        true
     }
 
     /// An inbound text frame on socket `gen`: `head` is its first

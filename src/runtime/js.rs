@@ -6,6 +6,7 @@ use crate::core::error::SdkError;
 use crate::core::protocol::Headers;
 use js_sys::{JsString, Object, Reflect};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use super::platform::Platform;
 
@@ -14,6 +15,37 @@ extern "C" {
     /// `JSON.parse` on a JS string handle: the text never crosses into wasm memory.
     #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
     pub fn json_parse(text: &JsString) -> Result<JsValue, JsValue>;
+
+    /// A JS string seen through `String.prototype` methods the runtime needs.
+    type Text;
+
+    /// `s.startsWith(prefix)` with the prefix as a JS string (no text crosses into wasm).
+    #[wasm_bindgen(method, js_name = startsWith)]
+    fn starts_with(this: &Text, prefix: &JsString) -> bool;
+
+    /// `s.concat(a, b)` in one call.
+    #[wasm_bindgen(method, js_name = concat)]
+    fn concat2(this: &Text, a: &JsValue, b: &JsValue) -> JsString;
+
+    /// A parsed `message` packet, `{ type, content }` (checked to be an object first,
+    /// so the plain property reads cannot throw).
+    pub type Message;
+
+    #[wasm_bindgen(method, structural, getter = type)]
+    pub fn message_type(this: &Message) -> JsValue;
+
+    #[wasm_bindgen(method, structural, getter)]
+    pub fn content(this: &Message) -> JsValue;
+}
+
+/// `a + b + c`.
+pub fn concat2(a: &JsString, b: &JsValue, c: &JsValue) -> JsString {
+    a.unchecked_ref::<Text>().concat2(b, c)
+}
+
+/// Whether `s` begins with `prefix`.
+pub fn starts_with(s: &JsString, prefix: &JsString) -> bool {
+    s.unchecked_ref::<Text>().starts_with(prefix)
 }
 
 /// A JS value seen through the core's [`Body`] trait.

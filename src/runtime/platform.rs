@@ -80,9 +80,10 @@ extern "C" {
     #[derive(Clone)]
     pub type Socket;
 
-    /// Send a text frame; `false` when the socket cannot take it (not open).
-    #[wasm_bindgen(method, catch)]
-    pub fn send(this: &Socket, data: &JsString) -> Result<bool, JsValue>;
+    /// Send a text frame; `false` when the socket cannot take it (not open). Never
+    /// throws (the adapter catches), so the hot path skips the exception wrapper.
+    #[wasm_bindgen(method)]
+    pub fn send(this: &Socket, data: &JsString) -> bool;
 
     #[wasm_bindgen(method, catch)]
     pub fn close(this: &Socket) -> Result<(), JsValue>;
@@ -90,6 +91,9 @@ extern "C" {
 
 /// Socket event kinds passed to the sink.
 pub const SOCKET_OPEN: u32 = 0;
+/// A text frame (`data` is a string).
 pub const SOCKET_MESSAGE: u32 = 1;
 pub const SOCKET_CLOSE: u32 = 2;
 pub const SOCKET_ERROR: u32 = 3;
+/// A frame that is not text (`data` is an ArrayBuffer or the like).
+pub const SOCKET_BINARY: u32 = 4;

@@ -38,7 +38,7 @@ export function fakePlatform() {
     connectSocket(url, sink, gen) {
       const s = { url, gen, sent: [], closed: false, isOpen: false };
       s.open = () => { s.isOpen = true; sink(gen, 0, null); };
-      s.message = (data) => sink(gen, 1, data);
+      s.message = (data) => sink(gen, typeof data === 'string' ? 1 : 4, data);
       s.drop = () => { s.isOpen = false; sink(gen, 2, { code: 1006 }); };
       f.calls.sockets.push(s);
       return {
@@ -341,7 +341,7 @@ async fn tunnel_connects_dispatches_and_closes() {
         })
     };
     t.on("*".into(), push.as_ref().clone());
-    assert!(t.emit("early".into(), 1.into()));
+    assert!(t.emit(&"early".into(), &1.into()));
     t.open();
     assert_eq!(t.status(), "CONNECTING");
     pause(10).await;
@@ -411,7 +411,7 @@ async fn tunnel_reconnects_with_a_fresh_handshake_after_a_drop() {
     fake.call(&fake.socket(0), "open", &[]);
     fake.call(&fake.socket(0), "drop", &[]);
     assert_eq!(t.status(), "RECONNECTING");
-    assert!(t.emit("queued".into(), JsValue::NULL));
+    assert!(t.emit(&"queued".into(), &JsValue::NULL));
     pause(60).await;
     let second = fake.socket(1);
     assert_eq!(
@@ -457,7 +457,7 @@ async fn logger_gets_records_without_secrets() {
     t.open();
     pause(10).await;
     fake.call(&fake.socket(0), "open", &[]);
-    t.emit("secret-type".into(), "top secret content".into());
+    t.emit(&"secret-type".into(), &"top secret content".into());
     t.close();
     let logs = json(&fake.get(&["calls", "logs"]));
     assert!(logs.contains(r#""event":"state""#), "{logs}");

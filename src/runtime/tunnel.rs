@@ -10,36 +10,54 @@ use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
-use js_sys::{Function, JsString, Object, Reflect, JSON};
+use js_sys::{Function, JsString, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 
 use crate::core::config::TunnelConfig;
 use crate::core::listeners::Listeners;
-use crate::core::packet::{self, HEAD_LEN};
-use crate::core::tunnel::{self as core_tunnel, Event, Inbound, Output, Packet, Tunnel};
+use crate::core::packet::{self, HEAD_LEN, MESSAGE_CONTENT_AT};
+use crate::core::tunnel::{self as core_tunnel, Emit, Event, Inbound, Output, Packet, Tunnel};
 
 use super::client::Inner as Client;
-use super::js::{error_text, get, json_parse, object, JsBody};
+use super::js::{concat2, error_text, get, json_parse, object, starts_with, JsBody, Message};
 use super::log::{record, tunnel_record};
-use super::platform::{Socket, SOCKET_CLOSE, SOCKET_ERROR, SOCKET_MESSAGE, SOCKET_OPEN};
+use super::platform::{
+    Socket, SOCKET_BINARY, SOCKET_CLOSE, SOCKET_ERROR, SOCKET_MESSAGE, SOCKET_OPEN,
+};
 
 /// JS strings made once per tunnel instead of once per frame.
 struct Strings {
     ping: JsString,
     close: JsString,
     message_prefix: JsString,
-    key_type: JsValue,
-    key_content: JsValue,
+    message_head: JsString,
+    content_field: JsString,
+    message_tail: JsString,
 }
+
+/// The encoded frame start of the last outbound message type: chat traffic repeats a
+/// few types, so most `emit`s only stringify their content.
+struct TypePrefix {
+    message_type: JsValue,
+    /// `message:{"type":T,"content":`
+    with_content: JsString,
+    /// `message:{"type":T}`
+    bare: JsString,
+}
+
+/// The last inbound message type and the listener name it maps to (same reason).
+type TypeCache = RefCell<Option<(JsValue, Rc<str>)>>;
 
 pub(crate) struct TunnelInner {
     client: Rc<Client>,
     id: u32,
     url: String,
     core: RefCell<Tunnel<JsString>>,
-    listeners: RefCell<Listeners<JsValue>>,
+    /// Copy-on-write: a dispatch holds a snapshot while listeners run, so they may call
+    /// `on`/`off` without the list being cloned on every message.
+    listeners: RefCell<Rc<Listeners<JsValue>>>,
     /// Sockets the core has not closed yet, by generation (normally at most one).
     sockets: RefCell<Vec<(u32, Socket)>>,
     /// The armed timer and the deadline it was armed for.
@@ -47,6 +65,8 @@ pub(crate) struct TunnelInner {
     /// Receives every socket event as `(gen, kind, data)`.
     sink: Closure<dyn Fn(u32, u32, JsValue)>,
     strings: Strings,
+    out_type: RefCell<Option<TypePrefix>>,
+    last_type: TypeCache,
     logging: Cell<bool>,
     this: Weak<TunnelInner>,
 }
@@ -76,25 +96,39 @@ impl TunnelHandle {
     }
 
     /// Queue `{ type, content }`; false when it was rejected (an `error` event says why).
-    pub fn emit(&self, message_type: JsValue, content: JsValue) -> bool {
+    pub fn emit(&self, message_type: &JsValue, content: &JsValue) -> bool {
         let t = &self.inner;
-        let frame = t.encode(&message_type, &content);
-        let accepted = match frame {
-            Some(frame) => t.core.borrow_mut().emit(frame).is_ok(),
-            None => {
-                t.core.borrow_mut().reject_message();
+        let Some(frame) = t.encode(message_type, content) else {
+            t.core.borrow_mut().reject_message();
+            t.drive();
+            return false;
+        };
+        let emitted = t.core.borrow_mut().emit(frame);
+        match emitted {
+            // ACTIVE and nothing queued: straight to the socket, nothing else to drive
+            // unless the send fails.
+            Emit::SendNow { gen, message } => {
+                if !t.send(gen, Packet::Message(message)) {
+                    t.drive();
+                }
+                true
+            }
+            Emit::Queued => {
+                t.drive();
+                true
+            }
+            Emit::Overflow(_) => {
+                t.drive();
                 false
             }
-        };
-        t.drive();
-        accepted
+        }
     }
 
     /// `on(type, listener)`; anything but a string type and a function is ignored, as before.
     pub fn on(&self, event: JsValue, listener: JsValue) -> bool {
         match event.as_string() {
             Some(e) if listener.is_function() => {
-                self.inner.listeners.borrow_mut().on(&e, listener);
+                Rc::make_mut(&mut self.inner.listeners.borrow_mut()).on(&e, listener);
                 true
             }
             _ => false,
@@ -105,10 +139,8 @@ impl TunnelHandle {
     pub fn off(&self, event: JsValue, listener: JsValue) -> u32 {
         let event = event.as_string();
         let listener = (!listener.is_undefined() && !listener.is_null()).then_some(listener);
-        self.inner
-            .listeners
-            .borrow_mut()
-            .off(event.as_deref(), listener.as_ref()) as u32
+        let mut listeners = self.inner.listeners.borrow_mut();
+        Rc::make_mut(&mut listeners).off(event.as_deref(), listener.as_ref()) as u32
     }
 
     pub fn status(&self) -> String {
@@ -142,7 +174,7 @@ impl TunnelInner {
             let sink = Closure::<dyn Fn(u32, u32, JsValue)>::new(
                 move |gen: u32, kind: u32, data: JsValue| {
                     if let Some(t) = weak.upgrade() {
-                        t.on_socket(gen, kind, data);
+                        t.on_socket(gen, kind, &data);
                     }
                 },
             );
@@ -159,9 +191,12 @@ impl TunnelInner {
                     ping: JsString::from(packet::PING),
                     close: JsString::from(packet::CLOSE),
                     message_prefix: JsString::from(packet::MESSAGE_PREFIX),
-                    key_type: JsValue::from_str("type"),
-                    key_content: JsValue::from_str("content"),
+                    message_head: JsString::from(packet::MESSAGE_HEAD),
+                    content_field: JsString::from(packet::CONTENT_FIELD),
+                    message_tail: JsString::from(packet::MESSAGE_TAIL),
                 },
+                out_type: RefCell::default(),
+                last_type: RefCell::default(),
                 logging: Cell::new(logging),
                 this: this.clone(),
             }
@@ -185,16 +220,36 @@ impl TunnelInner {
 
     /// `message:{"type":T,"content":C}` as a JS string; `None` when it cannot be encoded.
     fn encode(&self, message_type: &JsValue, content: &JsValue) -> Option<JsString> {
+        let (with_content, bare) = self.type_prefix(message_type)?;
+        // `undefined`, functions and symbols encode to nothing and are left out, as
+        // JSON.stringify({ type, content }) does.
+        let json = JSON::stringify(content).ok()?;
+        if json.is_undefined() {
+            return Some(bare);
+        }
+        Some(concat2(&with_content, &json, &self.strings.message_tail))
+    }
+
+    /// The frame starts for `message_type` (`None` unless it is a string).
+    fn type_prefix(&self, message_type: &JsValue) -> Option<(JsString, JsString)> {
+        if let Some(p) = &*self.out_type.borrow() {
+            if p.message_type == *message_type {
+                return Some((p.with_content.clone(), p.bare.clone()));
+            }
+        }
         if !message_type.is_string() {
             return None;
         }
-        let msg = Object::new();
-        Reflect::set(&msg, &self.strings.key_type, message_type).ok()?;
-        if !content.is_undefined() {
-            Reflect::set(&msg, &self.strings.key_content, content).ok()?;
-        }
-        let json = JSON::stringify(&msg).ok()?;
-        Some(self.strings.message_prefix.concat(&json))
+        let quoted = JSON::stringify(message_type).ok()?;
+        let head = self.strings.message_head.concat(&quoted);
+        let prefix = TypePrefix {
+            message_type: message_type.clone(),
+            with_content: head.concat(&self.strings.content_field),
+            bare: head.concat(&self.strings.message_tail),
+        };
+        let both = (prefix.with_content.clone(), prefix.bare.clone());
+        *self.out_type.borrow_mut() = Some(prefix);
+        Some(both)
     }
 
     /// Carry out everything the core asks for, then arm the timer. No borrow of the
@@ -206,7 +261,9 @@ impl TunnelInner {
             match output {
                 Output::Handshake { gen } => self.handshake(gen),
                 Output::OpenSocket { gen, url } => self.open_socket(gen, &url),
-                Output::Send { gen, packet } => self.send(gen, packet),
+                Output::Send { gen, packet } => {
+                    self.send(gen, packet);
+                }
                 Output::CloseSocket { gen } => self.close_socket(gen),
                 Output::Event(e) => self.emit_event(e),
                 Output::Log(l) => self.client.log(|| tunnel_record(self.id, &l)),
@@ -256,28 +313,26 @@ impl TunnelInner {
         }
     }
 
-    fn socket(&self, gen: u32) -> Option<Socket> {
-        let sockets = self.sockets.borrow();
-        sockets
+    /// Hand a packet to socket `gen`; false when it could not (the core was told).
+    fn send(&self, gen: u32, packet: Packet<JsString>) -> bool {
+        let frame = match &packet {
+            Packet::Message(f) => f,
+            Packet::Ping => &self.strings.ping,
+            Packet::Close => &self.strings.close,
+        };
+        // A handle clone is cheap (externref table); no borrow is held while JS runs.
+        let socket = self
+            .sockets
+            .borrow()
             .iter()
             .find(|(g, _)| *g == gen)
-            .map(|(_, s)| s.clone())
-    }
-
-    fn send(&self, gen: u32, packet: Packet<JsString>) {
-        let frame = match &packet {
-            Packet::Message(f) => f.clone(),
-            Packet::Ping => self.strings.ping.clone(),
-            Packet::Close => self.strings.close.clone(),
-        };
-        let sent = self
-            .socket(gen)
-            .is_some_and(|s| s.send(&frame).unwrap_or(false));
+            .map(|(_, s)| s.clone());
+        let sent = socket.is_some_and(|s| s.send(frame));
         if !sent {
             self.core
                 .borrow_mut()
                 .send_failed(gen, packet, super::js::now());
-            return;
+            return false;
         }
         if self.logging.get() {
             let kind = match packet {
@@ -298,6 +353,7 @@ impl TunnelInner {
                 )
             });
         }
+        true
     }
 
     fn close_socket(&self, gen: u32) {
@@ -311,16 +367,26 @@ impl TunnelInner {
         }
     }
 
-    fn on_socket(&self, gen: u32, kind: u32, data: JsValue) {
-        let now = super::js::now();
+    fn on_socket(&self, gen: u32, kind: u32, data: &JsValue) {
         match kind {
-            SOCKET_MESSAGE => self.on_frame(gen, &data, now),
-            SOCKET_OPEN => self.core.borrow_mut().socket_opened(gen, now),
+            SOCKET_MESSAGE => {
+                self.on_frame(gen, data.unchecked_ref());
+                // Most frames change nothing the driver has to act on.
+                if !self.core.borrow().has_output() {
+                    return self.arm_timer();
+                }
+            }
+            SOCKET_BINARY => self.core.borrow_mut().dropped("binary-frame", 0),
+            SOCKET_OPEN => self.core.borrow_mut().socket_opened(gen, super::js::now()),
             SOCKET_CLOSE | SOCKET_ERROR => {
-                // The platform is done with this socket whatever the core decides.
-                self.sockets.borrow_mut().retain(|(g, _)| *g != gen);
-                let detail = error_text(&data)
-                    .or_else(|| get(&data, "code").as_f64().map(|c| (c as u32).to_string()));
+                // The platform is done with this socket whatever the core decides (if the
+                // list is busy, the core's CloseSocket removes it a moment later).
+                if let Ok(mut sockets) = self.sockets.try_borrow_mut() {
+                    sockets.retain(|(g, _)| *g != gen);
+                }
+                let detail = error_text(data)
+                    .or_else(|| get(data, "code").as_f64().map(|c| (c as u32).to_string()));
+                let now = super::js::now();
                 let mut core = self.core.borrow_mut();
                 if kind == SOCKET_CLOSE {
                     core.socket_closed(gen, detail, now);
@@ -333,18 +399,30 @@ impl TunnelInner {
         self.drive();
     }
 
-    fn on_frame(&self, gen: u32, data: &JsValue, now: u64) {
-        let Some(frame) = data.dyn_ref::<JsString>() else {
-            self.core.borrow_mut().dropped("binary-frame", 0);
+    /// A text frame (the adapter reports anything else as `SOCKET_BINARY`).
+    fn on_frame(&self, gen: u32, frame: &JsString) {
+        let len = frame.length() as usize;
+        // Data path: recognised by its prefix, never copied into wasm.
+        if len > MESSAGE_CONTENT_AT && starts_with(frame, &self.strings.message_prefix) {
+            if self.core.borrow_mut().message_frame(gen, len) {
+                self.deliver(&frame.slice(MESSAGE_CONTENT_AT as u32, len as u32), len);
+            }
+            return;
+        }
+        // Control path: the head is short, copying it is cheap.
+        let head = if len <= HEAD_LEN {
+            frame.as_string()
+        } else {
+            frame.slice(0, HEAD_LEN as u32).as_string()
+        };
+        let Some(head) = head else {
+            self.core.borrow_mut().dropped("not-text", len);
             return;
         };
-        let len = frame.length() as usize;
-        let head = if len <= HEAD_LEN {
-            String::from(frame)
-        } else {
-            String::from(frame.slice(0, HEAD_LEN as u32))
-        };
-        let verdict = self.core.borrow_mut().inbound(gen, &head, len, now);
+        let verdict = self
+            .core
+            .borrow_mut()
+            .inbound(gen, &head, len, super::js::now());
         if let Inbound::Deliver { content_at } = verdict {
             self.deliver(&frame.slice(content_at as u32, len as u32), len);
         }
@@ -356,21 +434,28 @@ impl TunnelInner {
             self.core.borrow_mut().dropped("invalid-json", len);
             return;
         };
-        let Some(t) = Reflect::get(&message, &self.strings.key_type)
-            .ok()
-            .filter(|_| message.is_object())
-        else {
+        if !message.is_object() {
             self.core.borrow_mut().dropped("not-an-object", len);
             return;
-        };
-        match t.as_string().filter(|t| !t.is_empty()) {
-            Some(t) => {
-                let payload =
-                    Reflect::get(&message, &self.strings.key_content).unwrap_or(JsValue::UNDEFINED);
-                self.dispatch(&packet::event_name(&t), &payload);
-            }
+        }
+        let message: &Message = message.unchecked_ref();
+        match self.listener_name(message.message_type()) {
+            Some(name) => self.dispatch(&name, &message.content()),
             None => self.core.borrow_mut().dropped("message-without-type", len),
         }
+    }
+
+    /// The listener name of a message type (`None`: not a non-empty string).
+    fn listener_name(&self, message_type: JsValue) -> Option<Rc<str>> {
+        if let Some((js, name)) = &*self.last_type.borrow() {
+            if *js == message_type {
+                return Some(Rc::clone(name));
+            }
+        }
+        let t = message_type.as_string().filter(|t| !t.is_empty())?;
+        let name: Rc<str> = packet::event_name(&t).into();
+        *self.last_type.borrow_mut() = Some((message_type, Rc::clone(&name)));
+        Some(name)
     }
 
     fn emit_event(&self, e: Event) {
@@ -395,17 +480,9 @@ impl TunnelInner {
     /// Call the listeners of `event` (and `*`), in registration order. The list is
     /// copied first so listeners may add or remove listeners.
     fn dispatch(&self, event: &str, payload: &JsValue) {
-        let targets: Vec<(JsValue, bool)> = self
-            .listeners
-            .borrow()
-            .matching(event)
-            .map(|(f, wildcard)| (f.clone(), wildcard))
-            .collect();
-        if targets.is_empty() {
-            return;
-        }
+        let snapshot = Rc::clone(&self.listeners.borrow());
         let mut name = None;
-        for (f, wildcard) in targets {
+        for (f, wildcard) in snapshot.matching(event) {
             let f: &Function = f.unchecked_ref();
             let result = if wildcard {
                 let n = name.get_or_insert_with(|| JsValue::from_str(event));

@@ -48,6 +48,18 @@ impl Harness {
         }
     }
 
+    /// `emit` as the runtime does it: a message sent at once counts as sent.
+    fn emit(&mut self, m: u32) -> Result<(), u32> {
+        match self.t.emit(m) {
+            Emit::SendNow { message, .. } => {
+                self.sent.push(Packet::Message(message));
+                Ok(())
+            }
+            Emit::Queued => Ok(()),
+            Emit::Overflow(m) => Err(m),
+        }
+    }
+
     fn last_gen(&self) -> u32 {
         *self.handshakes.last().unwrap()
     }
@@ -105,8 +117,8 @@ fn err(code: u16) -> Event {
 #[test]
 fn open_is_connecting_synchronously_and_connects() {
     let mut h = Harness::new(cfg());
-    h.t.emit(1).unwrap();
-    h.t.emit(2).unwrap();
+    h.emit(1).unwrap();
+    h.emit(2).unwrap();
     h.t.open();
     assert_eq!(h.t.status(), Status::Connecting);
     h.drain();
@@ -425,7 +437,7 @@ fn reopen_after_close_connects_again() {
     h.t.close();
     h.drain();
     h.take_events();
-    h.t.emit(9).unwrap();
+    h.emit(9).unwrap();
     h.connect();
     assert_eq!(h.take_events(), vec![Event::Connect]);
     assert_eq!(h.messages_sent(), vec![9]);
@@ -456,16 +468,16 @@ fn queue_is_bounded_while_not_active() {
     let mut c = cfg();
     c.queue_limit = 2;
     let mut h = Harness::new(c);
-    h.t.emit(1).unwrap();
-    h.t.emit(2).unwrap();
-    assert_eq!(h.t.emit(3), Err(3));
+    h.emit(1).unwrap();
+    h.emit(2).unwrap();
+    assert_eq!(h.emit(3), Err(3));
     h.drain();
     assert_eq!(h.take_events(), vec![err(codes::ERR_QUEUE_OVERFLOW)]);
     h.connect();
     assert_eq!(h.messages_sent(), vec![1, 2]);
     // While ACTIVE the bound does not apply: messages go straight out.
     for m in 10..20 {
-        h.t.emit(m).unwrap();
+        h.emit(m).unwrap();
     }
     h.drain();
     assert_eq!(h.messages_sent().len(), 12);
@@ -476,9 +488,9 @@ fn zero_queue_limit_still_sends_while_active() {
     let mut c = cfg();
     c.queue_limit = 0;
     let mut h = Harness::new(c);
-    assert!(h.t.emit(1).is_err());
+    assert!(h.emit(1).is_err());
     h.connect();
-    h.t.emit(2).unwrap();
+    h.emit(2).unwrap();
     h.drain();
     assert_eq!(h.messages_sent(), vec![2]);
 }
@@ -487,14 +499,13 @@ fn zero_queue_limit_still_sends_while_active() {
 fn failed_send_is_requeued_in_order() {
     let mut h = Harness::new(cfg());
     h.connect();
-    h.t.emit(1).unwrap();
-    h.t.emit(2).unwrap();
-    h.t.emit(3).unwrap();
-    // The socket refuses message 1: 1 goes back to the head, 2 and 3 stay queued.
-    let Some(Output::Send { gen, packet }) = h.t.poll() else {
-        panic!()
+    // The socket refuses message 1: it goes back to the head, 2 and 3 queue behind it.
+    let Emit::SendNow { gen, message } = h.t.emit(1) else {
+        panic!("an active tunnel sends at once")
     };
-    h.t.send_failed(gen, packet, h.now);
+    h.t.send_failed(gen, Packet::Message(message), h.now);
+    h.emit(2).unwrap();
+    h.emit(3).unwrap();
     h.drain();
     assert_eq!(h.t.status(), Status::Reconnecting);
     assert_eq!(h.t.queued(), 3);
@@ -606,6 +617,27 @@ fn hostile_frames_are_dropped_without_leaving_active() {
 }
 
 #[test]
+fn message_frames_by_prefix() {
+    let mut c = cfg();
+    c.max_frame = 100;
+    let mut h = Harness::new(c);
+    assert!(!h.t.message_frame(1, 20), "nothing is open yet");
+    h.connect();
+    assert!(h.t.message_frame(1, 20));
+    assert!(!h.t.message_frame(1, 101));
+    assert!(!h.t.message_frame(0, 20), "stale socket");
+    h.drain();
+    assert!(h.logs.contains(&Log::PacketIn {
+        kind: Kind::Message,
+        len: 20
+    }));
+    assert!(h.logs.contains(&Log::Dropped {
+        reason: "oversized",
+        len: 101
+    }));
+}
+
+#[test]
 fn logs_state_changes() {
     let mut h = Harness::new(cfg());
     h.connect();
@@ -704,10 +736,27 @@ mod props {
         open_socket: Option<u32>,
         fail_next: bool,
         last_gen: u32,
+        /// A message `emit` handed out for sending at once.
+        out_of_band: Option<(u32, u32)>,
     }
 
     impl Model {
+        fn send(&mut self, gen: u32, packet: Packet<u32>) {
+            let writable = self.open_socket == Some(gen) && !self.fail_next;
+            if writable {
+                if let Packet::Message(m) = packet {
+                    self.delivered.push(m);
+                }
+            } else {
+                self.fail_next = false;
+                self.t.send_failed(gen, packet, self.now);
+            }
+        }
+
         fn drain(&mut self) -> Result<(), TestCaseError> {
+            if let Some((gen, m)) = self.out_of_band.take() {
+                self.send(gen, Packet::Message(m));
+            }
             while let Some(o) = self.t.poll() {
                 match o {
                     Output::Handshake { gen } => {
@@ -716,17 +765,7 @@ mod props {
                         self.pending_handshake = Some(gen);
                     }
                     Output::OpenSocket { gen, .. } => self.connecting_socket = Some(gen),
-                    Output::Send { gen, packet } => {
-                        let writable = self.open_socket == Some(gen) && !self.fail_next;
-                        if writable {
-                            if let Packet::Message(m) = packet {
-                                self.delivered.push(m);
-                            }
-                        } else {
-                            self.fail_next = false;
-                            self.t.send_failed(gen, packet, self.now);
-                        }
-                    }
+                    Output::Send { gen, packet } => self.send(gen, packet),
                     Output::CloseSocket { gen } => {
                         if self.open_socket == Some(gen) {
                             self.open_socket = None;
@@ -751,8 +790,13 @@ mod props {
                 Op::Emit => {
                     let m = self.next_msg;
                     self.next_msg += 1;
-                    if self.t.emit(m).is_ok() {
-                        self.accepted += 1;
+                    match self.t.emit(m) {
+                        Emit::SendNow { gen, message } => {
+                            self.accepted += 1;
+                            self.out_of_band = Some((gen, message));
+                        }
+                        Emit::Queued => self.accepted += 1,
+                        Emit::Overflow(_) => {}
                     }
                 }
                 Op::HandshakeOk => {
@@ -854,6 +898,7 @@ mod props {
                 open_socket: None,
                 fail_next: false,
                 last_gen: 0,
+                out_of_band: None,
             };
             m.t.set_logging(seed % 2 == 0);
             for op in &ops {
