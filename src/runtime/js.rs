@@ -94,11 +94,22 @@ pub fn object(pairs: &[(&str, JsValue)]) -> Object {
     o
 }
 
-/// A header object: the caller's headers (if an object), then `extra` on top.
+/// A header object: the caller's headers (if an object), then `extra` on top. Header
+/// names are case-insensitive, so a caller's `x-wx-skey` gives way to `X-WX-Skey`.
 pub fn header_object(base: &JsValue, extra: &Headers) -> Object {
     let o = Object::new();
     if base.is_object() {
         Object::assign(&o, base.unchecked_ref());
+        if !extra.is_empty() {
+            for key in Object::keys(&o).iter() {
+                let shadowed = key
+                    .as_string()
+                    .is_some_and(|k| extra.iter().any(|(name, _)| name.eq_ignore_ascii_case(&k)));
+                if shadowed {
+                    let _ = Reflect::delete_property(&o, &key);
+                }
+            }
+        }
     }
     for (k, v) in extra {
         set(&o, k, &JsValue::from_str(v));

@@ -71,7 +71,7 @@ for (const [dialect, protocol] of MODES) {
       assert.deepEqual({ ...header }, original, "the caller's header object is not modified");
     }));
 
-    test('session headers win over user headers of any letter case', { todo: 'Rust header_object (src/runtime/js.rs) merges case-sensitively: a user "x-wx-skey" is handed to wx.request next to "X-WX-Skey"' }, () => withSdk({ dialect }, async ({ sim, server, wafer }) => {
+    test('session headers win over user headers of any letter case', () => withSdk({ dialect }, async ({ sim, server, wafer }) => {
       await wafer.login();
       const original = sim.wx.request;
       let seen = null;
