@@ -3,13 +3,14 @@
 
 // Start the local Wafer stack and keep it running until SIGINT / SIGTERM.
 //
-//   node stack/cli.js [--host 127.0.0.1] [--port-base 8800]
+//   node stack/cli.js [--host 127.0.0.1] [--public-host HOST] [--port-base 8800]
 //                     [--wechat-port N] [--auth-port N] [--tunnel-port N]
 //                     [--wafer1-port N] [--wafer2-port N]
 //                     [--session-lifetime-ms N] [--signature-key KEY] [--app-id ID] [--app-secret S]
 //
 // --port-base B assigns B, B+1, ... B+4 to wechat, auth, tunnel, wafer1, wafer2.
-// Without ports every service gets a random free port.
+// Without ports every service gets a random free port. --public-host is the host written
+// into URLs (e.g. the LAN address when listening on 0.0.0.0 for a phone).
 
 const { startStack } = require('./index');
 
@@ -38,7 +39,7 @@ function toPort(value, name) {
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   if (args.help) {
-    process.stdout.write(require('fs').readFileSync(__filename, 'utf8').split('\n').slice(3, 13).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+    process.stdout.write(require('fs').readFileSync(__filename, 'utf8').split('\n').slice(3, 14).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
     return;
   }
   const ports = {};
@@ -51,6 +52,7 @@ async function main() {
   }
   const stack = await startStack({
     host: args.host,
+    publicHost: args['public-host'],
     ports,
     sessionLifetimeMs: args['session-lifetime-ms'] ? Number(args['session-lifetime-ms']) : undefined,
     signatureKey: args['signature-key'],
