@@ -27,7 +27,7 @@ function attach(glue, instance) {
  * (base library < 2.13.0) an Android client may still have `WebAssembly`: the bytes are
  * read from the package with the file system manager.
  * @param {object} glue
- * @param {string} path e.g. '/miniprogram_npm/wafer-wasm/wafer_wasm_bg.wasm'
+ * @param {string} path e.g. '/miniprogram_npm/wafer-wasm/wafer_wasm_bg.wasm.br'
  * @param {object} env `{ WXWebAssembly, WebAssembly, wx }` as found in the runtime
  */
 function instantiateInMiniProgram(glue, path, env) {

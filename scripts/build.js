@@ -18,7 +18,7 @@
  * Options (flag or environment variable):
  *   --no-wasm-opt     WAFER_NO_WASM_OPT=1   skip wasm-opt (quick dev builds; copies the wasm as is)
  *   --dev             WAFER_PROFILE=dev     wasm-pack --dev instead of --release (also: profiling)
- *   --minify          WAFER_MINIFY=1        minify the JavaScript bundles
+ *   --no-minify       WAFER_MINIFY=0        keep the mini-program bundle readable (it is minified by default)
  *   --skip-wasm-pack  WAFER_SKIP_WASM_PACK=1  reuse target/wasm-pack from the last build (JS-only changes)
  *   --out <dir>       WAFER_PKG_DIR=<dir>   output directory (default: pkg)
  *   --quiet                                 no size report
@@ -36,7 +36,10 @@ const ROOT = path.resolve(__dirname, '..');
 const r = (...p) => path.join(ROOT, ...p);
 
 const OUT_NAME = 'wafer_wasm';
-const WASM_FILE = `${OUT_NAME}_bg.wasm`; // what the shim sees as WAFER_WASM_FILE
+const WASM_FILE = `${OUT_NAME}_bg.wasm`; // the Node entry's WAFER_WASM_FILE
+// The mini-program gets only the brotli file: WXWebAssembly reads `.wasm.br` from base
+// library 2.14.0, and DevTools copies every file of miniprogram_dist into the code package.
+const MP_WASM_FILE = `${WASM_FILE}.br`;
 const WASM_PACK_DIR = 'target/wasm-pack';
 const GLUE_DIR = 'target/glue';
 const GLUE_FILE = `${OUT_NAME}_bg.js`;
@@ -69,7 +72,7 @@ function parseOptions(argv, env) {
   return {
     wasmOpt: !(flag('--no-wasm-opt') || on(env.WAFER_NO_WASM_OPT)),
     profile: flag('--dev') ? 'dev' : env.WAFER_PROFILE || 'release',
-    minify: flag('--minify') || on(env.WAFER_MINIFY),
+    minify: !(flag('--no-minify') || env.WAFER_MINIFY === '0' || env.WAFER_MINIFY === 'false'),
     skipWasmPack: flag('--skip-wasm-pack') || on(env.WAFER_SKIP_WASM_PACK),
     outDir: outAt >= 0 ? argv[outAt + 1] : env.WAFER_PKG_DIR || 'pkg',
     quiet: flag('--quiet'),
@@ -214,7 +217,7 @@ async function build(options) {
   fs.rmSync(outDir, { recursive: true, force: true });
   fs.mkdirSync(mpDir, { recursive: true });
   fs.mkdirSync(nodeDir, { recursive: true });
-  const wasmOut = path.join(mpDir, WASM_FILE);
+  const wasmOut = path.join(nodeDir, WASM_FILE);
   let featureFlags = [];
   let wasmSizes = '';
   await timed(opts.wasmOpt ? '3/6 wasm-opt -Oz + brotli' : '3/6 wasm-opt SKIPPED (WAFER_NO_WASM_OPT) + brotli', () => {
@@ -226,8 +229,7 @@ async function build(options) {
     }
     const wasm = fs.readFileSync(wasmOut);
     wasmSizes = `${rawWasm.length} B → ${wasm.length} B`;
-    fs.writeFileSync(`${wasmOut}.br`, brotli(wasm));
-    fs.copyFileSync(wasmOut, path.join(nodeDir, WASM_FILE));
+    fs.writeFileSync(path.join(mpDir, MP_WASM_FILE), brotli(wasm));
     smokeTest(wasm, importModule, glueOut);
   });
   log(`    wasm: ${wasmSizes}${featureFlags.length ? `; wasm-opt features: ${featureFlags.join(' ')}` : ''}`);
@@ -238,18 +240,20 @@ async function build(options) {
       absWorkingDir: ROOT,
       bundle: true,
       format: 'cjs',
-      minify: opts.minify,
       alias: { 'wafer-wasm-glue': `./${GLUE_DIR}/${GLUE_FILE}` },
-      define: {
-        WAFER_WASM_FILE: JSON.stringify(WASM_FILE),
-        WAFER_WASM_IMPORT_MODULE: JSON.stringify(importModule),
-      },
       logLevel: 'warning',
       legalComments: 'inline',
     };
+    const define = (wasmFile) => ({
+      WAFER_WASM_FILE: JSON.stringify(wasmFile),
+      WAFER_WASM_IMPORT_MODULE: JSON.stringify(importModule),
+    });
     await esbuild.build(Object.assign({}, common, {
       entryPoints: [ENTRIES.miniprogram],
       outfile: path.join(mpDir, 'index.js'),
+      // Every byte counts against the mini-program's 2 MB package.
+      minify: opts.minify,
+      define: define(MP_WASM_FILE),
       platform: 'neutral',
       mainFields: ['main'],
       target: 'es2017',
@@ -258,6 +262,7 @@ async function build(options) {
     await esbuild.build(Object.assign({}, common, {
       entryPoints: [ENTRIES.node],
       outfile: path.join(nodeDir, 'index.js'),
+      define: define(WASM_FILE),
       platform: 'node',
       target: 'node16',
       // Optional WebSocket implementation for Node < 22; resolved at run time if installed.

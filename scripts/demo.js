@@ -54,7 +54,7 @@ function listFiles(rel) {
 }
 
 const SOURCES = ['src', 'js-shim', 'Cargo.toml', 'Cargo.lock', 'build.rs', 'scripts/build.js'];
-const OUTPUTS = ['package.json', 'miniprogram_dist/index.js', 'miniprogram_dist/wafer_wasm_bg.wasm', 'node/index.js'];
+const OUTPUTS = ['package.json', 'miniprogram_dist/index.js', 'miniprogram_dist/wafer_wasm_bg.wasm.br', 'node/index.js'];
 
 /** Is pkg/ there and newer than every source file? → { ok, reason } */
 function packageStatus() {

@@ -14,14 +14,17 @@ const {
   SESSION_KEY, MAGIC, FAST, createSim, installSdk, createFakeWechat, sessionFromAnotherRun,
 } = require('./helpers/sdk');
 
-const DEFAULT_WASM = '/miniprogram_npm/wafer-wasm/wafer_wasm_bg.wasm';
+// The mini-program build ships only the brotli file (WXWebAssembly reads it from 2.14.0).
+const DEFAULT_WASM = '/miniprogram_npm/wafer-wasm/wafer_wasm_bg.wasm.br';
 const MISSING = ['WebAssembly', 'TextEncoder', 'TextDecoder', 'fetch', 'URL', 'queueMicrotask', 'FinalizationRegistry', 'WeakRef', 'process', 'Buffer'];
 
-/** Copy the packaged wasm to `rel` inside the sim's code package. */
-function copyWasm(sim, rel, from = 'wafer_wasm_bg.wasm') {
+/** Copy the packaged wasm (the mini-program's brotli file, or `plain`: the Node build's
+ * uncompressed one) to `rel` inside the sim's code package. */
+function copyWasm(sim, rel, { plain = false } = {}) {
   const to = path.join(sim.root, rel);
   fs.mkdirSync(path.dirname(to), { recursive: true });
-  fs.copyFileSync(packagedFile(from), to);
+  const from = plain ? path.join(packagedFile('..'), 'node', 'wafer_wasm_bg.wasm') : packagedFile('wafer_wasm_bg.wasm.br');
+  fs.copyFileSync(from, to);
   return `/${rel}`;
 }
 
@@ -70,7 +73,7 @@ describe('runtime without the missing globals', () => {
 
 describe('init({ wasmPath })', () => {
   test('a non-default path inside the code package', () => withSdk({ dialect: 'wafer1', require: false }, async ({ sim, server }) => {
-    const wasmPath = copyWasm(sim, 'assets/sdk/wafer.wasm');
+    const wasmPath = copyWasm(sim, 'assets/sdk/wafer.wasm.br');
     removeDefaultWasm(sim); // the default location must not be what made it work
     const wafer = sim.require('wafer-wasm');
     await wafer.init({ wasmPath });
@@ -80,7 +83,7 @@ describe('init({ wasmPath })', () => {
   }));
 
   test('a wrong path fails with ERR_INIT_FAILED; a later init() with the right path works', () => withSdk({ dialect: 'wafer1', require: false }, async ({ sim, server }) => {
-    const wasmPath = copyWasm(sim, 'lib/w.wasm');
+    const wasmPath = copyWasm(sim, 'lib/w.wasm.br');
     removeDefaultWasm(sim);
     const wafer = sim.require('wafer-wasm');
     const bad = await outcome(wafer.init({ wasmPath: '/lib/missing.wasm' }));
@@ -110,20 +113,20 @@ describe('init({ wasmPath })', () => {
     assert.equal(sim.counters.wasmInstantiate, 2);
   }));
 
-  test('.wasm.br from base library 2.14.0', () => withSdk({ dialect: 'wafer2', require: false, simOptions: { sdkVersion: '2.14.0' } }, async ({ sim, server }) => {
-    removeDefaultWasm(sim); // only the brotli file is left
-    assert.ok(fs.existsSync(path.join(sim.root, `${DEFAULT_WASM}.br`)), 'the package ships a .wasm.br');
+  test('the package ships only the brotli wasm, loaded by default from base library 2.14.0', () => withSdk({ dialect: 'wafer2', require: false, simOptions: { sdkVersion: '2.14.0' } }, async ({ sim, server }) => {
+    const shipped = fs.readdirSync(path.join(sim.root, 'miniprogram_npm', 'wafer-wasm')).sort();
+    assert.deepEqual(shipped, ['index.js', 'wafer_wasm_bg.wasm.br']);
     const wafer = sim.require('wafer-wasm');
-    await wafer.init({ wasmPath: `${DEFAULT_WASM}.br` });
     wafer.configure({ loginUrl: server.urls.login });
     await exercise(wafer, server);
+    assert.equal(sim.counters.wasmInstantiate, 1);
   }));
 
-  test('.wasm.br below 2.14.0 fails with ERR_INIT_FAILED; the plain .wasm then works', () => withSdk({ dialect: 'wafer2', require: false, simOptions: { sdkVersion: '2.13.0' } }, async ({ sim, server }) => {
+  test('below 2.14.0 the default .wasm.br fails with ERR_INIT_FAILED; a plain .wasm via init({ wasmPath }) works', () => withSdk({ dialect: 'wafer2', require: false, simOptions: { sdkVersion: '2.13.0' } }, async ({ sim, server }) => {
     const wafer = sim.require('wafer-wasm');
-    const r = await outcome(wafer.init({ wasmPath: `${DEFAULT_WASM}.br` }));
+    const r = await outcome(wafer.init());
     assertSdkError(wafer, r.error, 'RequestError', 'ERR_INIT_FAILED');
-    await wafer.init({ wasmPath: DEFAULT_WASM });
+    await wafer.init({ wasmPath: copyWasm(sim, 'lib/wafer.wasm', { plain: true }) });
     wafer.configure({ loginUrl: server.urls.login });
     await exercise(wafer, server);
   }));
