@@ -6,11 +6,7 @@
  * `login` / `getUserInfo` / `checkSession` with `init({ platform: { ... } })`.
  */
 
-const SOCKET_OPEN = 0;
-const SOCKET_MESSAGE = 1;
-const SOCKET_CLOSE = 2;
-const SOCKET_ERROR = 3;
-const SOCKET_BINARY = 4;
+const { SOCKET_OPEN, SOCKET_MESSAGE, SOCKET_CLOSE, SOCKET_ERROR, SOCKET_BINARY } = require('./socket-events');
 
 function fail(api, reason) {
   return { errMsg: api + ':fail ' + reason };

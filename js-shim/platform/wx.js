@@ -5,11 +5,7 @@
  * with the `fail` result; socket events reach `sink(gen, kind, data)` asynchronously.
  */
 
-const SOCKET_OPEN = 0;
-const SOCKET_MESSAGE = 1;
-const SOCKET_CLOSE = 2;
-const SOCKET_ERROR = 3;
-const SOCKET_BINARY = 4;
+const { SOCKET_OPEN, SOCKET_MESSAGE, SOCKET_CLOSE, SOCKET_ERROR, SOCKET_BINARY } = require('./socket-events');
 
 /** Call a callback-style `wx` API as a promise. */
 function call(wx, name, options) {

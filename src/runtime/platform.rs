@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
 extern "C" {
-    /// See `js-shim/platform/README.md` for the contract.
+    /// The contract is in docs/ARCHITECTURE.md ("Platform contract").
     pub type Platform;
 
     /// `wx.request(options)` as a promise of its success result; rejects with the
