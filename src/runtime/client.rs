@@ -248,14 +248,16 @@ impl Inner {
 
     fn ensure_session_loaded(&self) {
         if !self.session.borrow().is_loaded() {
-            let read = session::read(&self.platform);
-            self.session.borrow_mut().load(read);
+            let raw = session::read(&self.platform);
+            let decoded = session::decode(&raw);
+            self.session.borrow_mut().load(raw, decoded);
         }
     }
 
     fn store_session(&self, raw: JsValue) {
         self.ensure_session_loaded();
-        self.session.borrow_mut().replace(raw.clone());
+        let decoded = session::decode(&raw);
+        self.session.borrow_mut().replace(raw.clone(), decoded);
         if let Err(e) = session::write(&self.platform, &raw) {
             // Keep the session for this run; the next launch logs in again.
             let _ = self.platform.report_error("storage", &e);

@@ -31,18 +31,17 @@ impl SessionStore {
         self.loaded
     }
 
-    /// Take the value read from storage (`Err`: storage threw, read as no session).
-    pub fn load(&mut self, read: Result<JsValue, JsValue>) {
+    /// Take the value read from storage and what it decoded to (see [`decode`]).
+    pub fn load(&mut self, raw: JsValue, session: Option<Session>) {
         self.loaded = true;
-        self.replace(read.unwrap_or(JsValue::NULL));
+        self.replace(raw, session);
     }
 
-    /// Replace the value in memory; returns whether it is a usable session.
-    pub fn replace(&mut self, raw: JsValue) -> bool {
-        self.session = Session::decode(&JsBody(raw.clone()));
+    /// Replace the value in memory (with what [`decode`] made of it).
+    pub fn replace(&mut self, raw: JsValue, session: Option<Session>) {
+        self.session = session;
         // WeChat answers '' for a missing key; page code expects null from Session.get().
         self.raw = if raw.is_truthy() { raw } else { JsValue::NULL };
-        self.session.is_some()
     }
 
     pub fn raw(&self) -> JsValue {
@@ -54,9 +53,15 @@ impl SessionStore {
     }
 }
 
-/// Read the stored value (never throws).
-pub fn read(platform: &Platform) -> Result<JsValue, JsValue> {
-    platform.get_storage(SESSION_KEY)
+/// Read the stored value (storage that throws reads as nothing).
+pub fn read(platform: &Platform) -> JsValue {
+    platform.get_storage(SESSION_KEY).unwrap_or(JsValue::NULL)
+}
+
+/// What the core reads in a stored value. Done before the store is borrowed: reading an
+/// object page code handed to `Session.set()` may run its getters, which may call back in.
+pub fn decode(raw: &JsValue) -> Option<Session> {
+    Session::decode(&JsBody(raw.clone()))
 }
 
 /// Write `raw` (or remove when null); `Err` carries the storage exception.
