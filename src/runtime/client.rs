@@ -16,9 +16,7 @@ use crate::core::login::{self, Flight, LoginMode};
 use crate::core::protocol::{Dialect, DialectState, Headers};
 use crate::core::request::{self, Attempt, Next};
 
-use super::js::{
-    error_text, get, get_string, header_object, json_parse, object, set, to_js_error, JsBody,
-};
+use super::js::{error_text, get, get_string, header_object, object, set, to_js_error, JsBody};
 use super::log::record;
 use super::options::{read_knobs, read_options};
 use super::platform::Platform;
@@ -498,7 +496,9 @@ impl Inner {
             let data = get(&response, "data");
             // uploadFile's data is a string: parse it only to look for a session failure.
             let body = if upload {
-                data.dyn_ref::<JsString>().and_then(|s| json_parse(s).ok())
+                data.dyn_ref::<JsString>()
+                    .map(|s| self.platform.parse_json(s))
+                    .filter(|v| !v.is_undefined())
             } else {
                 Some(data)
             }

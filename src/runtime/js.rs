@@ -12,10 +12,6 @@ use super::platform::Platform;
 
 #[wasm_bindgen]
 extern "C" {
-    /// `JSON.parse` on a JS string handle: the text never crosses into wasm memory.
-    #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
-    pub fn json_parse(text: &JsString) -> Result<JsValue, JsValue>;
-
     /// A JS string seen through `String.prototype` methods the runtime needs.
     type Text;
 

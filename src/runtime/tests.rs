@@ -51,6 +51,10 @@ export function fakePlatform() {
     createError(kind, type, message, detail) { return { kind, type, message, detail }; },
     reportError(context, error) { f.calls.errors.push([context, String(error)]); },
     log(record) { f.calls.logs.push(record); },
+    parseJson(text) { try { return JSON.parse(text); } catch (e) { return undefined; } },
+    stringifyJson(value) { try { return JSON.stringify(value); } catch (e) { return null; } },
+    invoke(listener, payload) { try { listener(payload); } catch (e) { f.platform.reportError('listener', e); } },
+    invokeAll(listener, type, payload) { try { listener(type, payload); } catch (e) { f.platform.reportError('listener', e); } },
   };
   return f;
 }

@@ -10,7 +10,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
-use js_sys::{Function, JsString, JSON};
+use js_sys::JsString;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
@@ -21,7 +21,7 @@ use crate::core::packet::{self, HEAD_LEN, MESSAGE_CONTENT_AT};
 use crate::core::tunnel::{self as core_tunnel, Emit, Event, Inbound, Output, Packet, Tunnel};
 
 use super::client::Inner as Client;
-use super::js::{concat2, error_text, get, json_parse, object, starts_with, JsBody, Message};
+use super::js::{concat2, error_text, get, object, starts_with, JsBody, Message};
 use super::log::{record, tunnel_record};
 use super::platform::{
     Socket, SOCKET_BINARY, SOCKET_CLOSE, SOCKET_ERROR, SOCKET_MESSAGE, SOCKET_OPEN,
@@ -220,36 +220,51 @@ impl TunnelInner {
 
     /// `message:{"type":T,"content":C}` as a JS string; `None` when it cannot be encoded.
     fn encode(&self, message_type: &JsValue, content: &JsValue) -> Option<JsString> {
-        let (with_content, bare) = self.type_prefix(message_type)?;
-        // `undefined`, functions and symbols encode to nothing and are left out, as
-        // JSON.stringify({ type, content }) does.
-        let json = JSON::stringify(content).ok()?;
-        if json.is_undefined() {
-            return Some(bare);
+        let with_content = self.type_prefix(message_type, true)?;
+        let json = self.client.platform.stringify_json(content);
+        if json.is_string() {
+            return Some(concat2(&with_content, &json, &self.strings.message_tail));
         }
-        Some(concat2(&with_content, &json, &self.strings.message_tail))
+        if json.is_undefined() {
+            // `undefined`, functions and symbols are left out, as JSON.stringify({ type,
+            // content }) does. (Looked up again: a toJSON may have emitted another type.)
+            return self.type_prefix(message_type, false);
+        }
+        None
     }
 
-    /// The frame starts for `message_type` (`None` unless it is a string).
-    fn type_prefix(&self, message_type: &JsValue) -> Option<(JsString, JsString)> {
+    /// The frame start for `message_type`, with or without the content field (`None`
+    /// unless the type is a string).
+    fn type_prefix(&self, message_type: &JsValue, with_content: bool) -> Option<JsString> {
+        let pick = |p: &TypePrefix| {
+            if with_content {
+                p.with_content.clone()
+            } else {
+                p.bare.clone()
+            }
+        };
         if let Some(p) = &*self.out_type.borrow() {
             if p.message_type == *message_type {
-                return Some((p.with_content.clone(), p.bare.clone()));
+                return Some(pick(p));
             }
         }
         if !message_type.is_string() {
             return None;
         }
-        let quoted = JSON::stringify(message_type).ok()?;
+        let quoted: JsString = self
+            .client
+            .platform
+            .stringify_json(message_type)
+            .unchecked_into();
         let head = self.strings.message_head.concat(&quoted);
         let prefix = TypePrefix {
             message_type: message_type.clone(),
             with_content: head.concat(&self.strings.content_field),
             bare: head.concat(&self.strings.message_tail),
         };
-        let both = (prefix.with_content.clone(), prefix.bare.clone());
+        let picked = pick(&prefix);
         *self.out_type.borrow_mut() = Some(prefix);
-        Some(both)
+        Some(picked)
     }
 
     /// Carry out everything the core asks for, then arm the timer. No borrow of the
@@ -430,12 +445,10 @@ impl TunnelInner {
 
     /// Parse a `message` packet's content and hand it to its listeners.
     fn deliver(&self, content: &JsString, len: usize) {
-        let Ok(message) = json_parse(content) else {
-            self.core.borrow_mut().dropped("invalid-json", len);
-            return;
-        };
+        let message = self.client.platform.parse_json(content);
         if !message.is_object() {
-            self.core.borrow_mut().dropped("not-an-object", len);
+            // Not JSON (`undefined`), or JSON that is not an object.
+            self.core.borrow_mut().dropped("not-a-json-object", len);
             return;
         }
         let message: &Message = message.unchecked_ref();
@@ -481,17 +494,14 @@ impl TunnelInner {
     /// copied first so listeners may add or remove listeners.
     fn dispatch(&self, event: &str, payload: &JsValue) {
         let snapshot = Rc::clone(&self.listeners.borrow());
+        let platform = &self.client.platform;
         let mut name = None;
         for (f, wildcard) in snapshot.matching(event) {
-            let f: &Function = f.unchecked_ref();
-            let result = if wildcard {
+            if wildcard {
                 let n = name.get_or_insert_with(|| JsValue::from_str(event));
-                f.call2(&JsValue::UNDEFINED, n, payload)
+                platform.invoke_all(f, n, payload);
             } else {
-                f.call1(&JsValue::UNDEFINED, payload)
-            };
-            if let Err(e) = result {
-                let _ = self.client.platform.report_error("tunnel listener", &e);
+                platform.invoke(f, payload);
             }
         }
     }
