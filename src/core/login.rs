@@ -294,12 +294,25 @@ mod tests {
         use proptest::prelude::*;
 
         proptest! {
+            #![proptest_config(arb::config(256))]
+
             #[test]
-            fn classify_never_panics(v in arb::json(), status in 0u16..600, auto in any::<bool>()) {
-                let p = if auto { Protocol::Auto } else { W2 };
-                if let Ok(ok) = classify_login(p, LoginMode::Full, status, &v) {
-                    prop_assert!(header_safe(&ok.session.skey));
-                    prop_assert!(p.allows(ok.dialect));
+            fn classify_never_panics(
+                v in arb::json(),
+                status in prop_oneof![0u16..600, any::<u16>()],
+                p in prop::sample::select(vec![Protocol::Auto, W1, W2]),
+                code_only in any::<bool>(),
+            ) {
+                let mode = if code_only { LoginMode::CodeOnly } else { LoginMode::Full };
+                match classify_login(p, mode, status, &v) {
+                    Ok(ok) => {
+                        prop_assert!(header_safe(&ok.session.skey));
+                        if let Some(id) = &ok.session.id {
+                            prop_assert!(header_safe(id));
+                        }
+                        prop_assert!(p.allows(ok.dialect));
+                    }
+                    Err(e) => prop_assert!(!e.message.is_empty()),
                 }
             }
         }

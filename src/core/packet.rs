@@ -295,6 +295,7 @@ mod tests {
     #[cfg(not(target_arch = "wasm32"))]
     mod props {
         use super::*;
+        use crate::core::testing::arb;
         use proptest::prelude::*;
 
         fn frame_units(frame: &str) -> (String, usize) {
@@ -306,6 +307,8 @@ mod tests {
         }
 
         proptest! {
+            #![proptest_config(arb::config(256))]
+
             #[test]
             fn head_agrees_with_split(frame in "\\PC{0,40}|(message|pong|timeout|close)(:\\PC{0,30})?") {
                 let (head, len) = frame_units(&frame);
@@ -336,9 +339,46 @@ mod tests {
             }
 
             #[test]
-            fn timeout_is_always_clamped(s in "\\PC{0,20}") {
+            fn timeout_is_always_clamped(s in "\\PC{0,20}|[0-9. ]{0,30}|.{0,30}") {
                 if let Some(ms) = parse_timeout(&s) {
                     prop_assert!((MIN_SERVER_INTERVAL_MS..=MAX_SERVER_INTERVAL_MS).contains(&ms));
+                }
+            }
+
+            /// What the runtime does with an arbitrary inbound frame (any UTF-16, lone
+            /// surrogates included, as a JS string may hold): read the head lossily, classify
+            /// it, and for a `timeout` read the value. Never a panic; offsets stay in the frame.
+            #[test]
+            fn arbitrary_utf16_frames_never_panic(units in prop::collection::vec(prop_oneof![
+                8 => 0u16..0x80,
+                2 => any::<u16>(),
+                1 => 0xd800u16..0xe000,
+            ], 0..64)) {
+                let head = String::from_utf16_lossy(&units[..units.len().min(HEAD_LEN)]);
+                let h = parse_head(&head, units.len());
+                if let Some(at) = h.content_at {
+                    prop_assert!(at > 0 && at < units.len().max(1));
+                    if h.kind == Kind::Timeout {
+                        let _ = head.get(at..).and_then(parse_timeout);
+                    }
+                }
+            }
+
+            #[test]
+            fn split_and_event_name_never_panic(frame in "\\PC{0,64}|.{0,64}") {
+                let (t, content) = split(&frame);
+                prop_assert!(frame.starts_with(t));
+                if let Some(c) = content {
+                    prop_assert!(!c.is_empty() && frame.ends_with(c));
+                }
+                let name = event_name(t);
+                prop_assert!(name == t || name == ["@", t].concat());
+            }
+
+            #[test]
+            fn decode_message_never_panics(v in arb::json()) {
+                if let Some((t, _)) = decode_message(&v) {
+                    prop_assert!(!t.is_empty());
                 }
             }
         }

@@ -247,6 +247,24 @@ mod tests {
         use proptest::prelude::*;
 
         proptest! {
+            #![proptest_config(arb::config(256))]
+
+            #[test]
+            fn classify_response_never_panics(
+                body in prop::option::of(arb::json()),
+                status in any::<u16>(),
+                d in prop::sample::select(vec![None, Some(Dialect::Wafer1), Some(Dialect::Wafer2)]),
+            ) {
+                let (v, learned) = classify_response(d, status, body.as_ref());
+                if d == Some(Dialect::Wafer2) {
+                    prop_assert!(!matches!(v, Verdict::CheckFailed { .. }), "a Wafer 1 verdict under Wafer 2");
+                    prop_assert_eq!(learned, None);
+                }
+                if learned.is_some() {
+                    prop_assert_eq!(learned, Some(Dialect::Wafer1));
+                }
+            }
+
             #[test]
             fn never_more_than_one_retry(
                 bodies in prop::collection::vec(arb::json(), 1..6),

@@ -136,6 +136,8 @@ mod tests {
         use proptest::prelude::*;
 
         proptest! {
+            #![proptest_config(arb::config(256))]
+
             #[test]
             fn decode_never_panics_and_yields_sendable_headers(v in arb::json()) {
                 if let Some(s) = Session::decode(&v) {

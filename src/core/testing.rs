@@ -62,10 +62,26 @@ pub(crate) mod arb {
                 Just(String::new()),
                 Just("ERR_INVALID_SESSION".to_owned()),
                 Just("ws://x".to_owned()),
+                Just("k\r\nX-Injected: 1".to_owned()),
+                "[\\x00-\\x1f\\x7f]{1,4}",
                 ".{0,12}"
             ]
             .prop_map(Value::String),
         ]
+    }
+
+    /// Cases per property test: `WAFER_PROPTEST_CASES` when set (the soak runs 1 000 000),
+    /// else `default` (small, for `cargo test` in `npm test`).
+    pub fn cases(default: u32) -> u32 {
+        std::env::var("WAFER_PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    }
+
+    /// A proptest configuration with [`cases`].
+    pub fn config(default: u32) -> ProptestConfig {
+        ProptestConfig::with_cases(cases(default))
     }
 
     pub fn json() -> impl Strategy<Value = Value> {

@@ -677,6 +677,32 @@ fn handshake_answers_of_both_dialects() {
     );
 }
 
+/// The handshake classifier against arbitrary answers (`WAFER_PROPTEST_CASES` cases).
+#[cfg(not(target_arch = "wasm32"))]
+mod fuzz {
+    use super::*;
+    use crate::core::testing::arb;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(arb::config(256))]
+
+        #[test]
+        fn handshake_url_never_panics_and_only_yields_socket_urls(
+            body in prop::option::of(arb::json()),
+            status in prop_oneof![Just(200u16), any::<u16>()],
+        ) {
+            match handshake_url(status, body.as_ref()) {
+                Ok(url) => {
+                    prop_assert_eq!(status, 200);
+                    prop_assert!(url.starts_with("ws://") || url.starts_with("wss://"));
+                }
+                Err(detail) => prop_assert!(!detail.is_empty()),
+            }
+        }
+    }
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 mod props {
     use super::*;

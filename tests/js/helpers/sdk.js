@@ -77,6 +77,8 @@ function installOfficial(sim, name) {
  * @param {object|Function|false} [opts.configure] passed to wafer.configure() after require
  *   (default `{ loginUrl: server.urls.login }`; a function gets the server); false: nothing
  * @param {boolean} [opts.require] false: install but do not require (loader tests)
+ * @param {Function} [opts.beforeRequire] called with the sim after install, before require
+ *   (e.g. to wrap WXWebAssembly.instantiate); what it returns is handed over as `before`
  * @param {boolean} [opts.clean] false: skip assertClean (the test checks problems itself)
  */
 async function withSdk(opts, fn) {
@@ -88,6 +90,7 @@ async function withSdk(opts, fn) {
   try {
     sim = createSim(o.simOptions || {});
     installSdk(sim);
+    const before = typeof o.beforeRequire === 'function' ? o.beforeRequire(sim) : undefined;
     let wafer = null;
     if (o.require !== false) {
       wafer = sim.require('wafer-wasm');
@@ -95,7 +98,7 @@ async function withSdk(opts, fn) {
       if (typeof conf === 'function') conf = conf(server);
       if (conf) wafer.configure(conf);
     }
-    await fn({ sim, server, wafer, urls: server ? server.urls : null });
+    await fn({ sim, server, wafer, urls: server ? server.urls : null, before });
   } catch (e) {
     failure = e;
   }

@@ -1,0 +1,92 @@
+'use strict';
+/**
+ * A names-preserving copy of the shipped wasm, for the size breakdown. Same pipeline as
+ * scripts/build.js (cargo release build for wasm32-unknown-unknown, wasm-bindgen, wasm-opt
+ * -Oz with the same feature flags), except that the symbol names are kept:
+ *
+ *   CARGO_PROFILE_RELEASE_STRIP=false, CARGO_TARGET_DIR=target/bench-names
+ *   wasm-bindgen --keep-debug --target bundler
+ *   wasm-opt --strip-dwarf -Oz --debuginfo <features>
+ *
+ * `--strip-dwarf` matters: the unstripped build carries DWARF from the standard library,
+ * and binaryen leaves out the optimisations it cannot keep DWARF correct through, which
+ * made the code section 1.4 KB larger than the shipped one. Without DWARF (the `name`
+ * section is kept by --debuginfo) the code section comes out within ~0.2% of the shipped
+ * module; the rest is what `strip = true` itself changes in the linker's output.
+ *
+ * The output is cached: wasm-bindgen and wasm-opt rerun only when cargo produced a newer
+ * module. The caller compares its code section with the shipped one.
+ */
+
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..');
+const TARGET_DIR = path.join(ROOT, 'target', 'bench-names');
+const CARGO_WASM = path.join(TARGET_DIR, 'wasm32-unknown-unknown', 'release', 'wafer_wasm.wasm');
+const BINDGEN_DIR = path.join(TARGET_DIR, 'bindgen');
+const BINDGEN_WASM = path.join(BINDGEN_DIR, 'wafer_wasm_bg.wasm');
+const OUT = path.join(TARGET_DIR, 'wafer_wasm_named.wasm');
+
+// Keep in step with scripts/build.js (wasmFeatureFlags): wasm-opt needs the features rustc
+// enables for the target; `rustc --print cfg` lists them, this is the fallback.
+const DEFAULT_WASM_FEATURES = ['bulk-memory', 'multivalue', 'mutable-globals', 'nontrapping-fptoint', 'reference-types', 'sign-ext'];
+const BINARYEN_FEATURE_NAMES = { 'nontrapping-fptoint': 'nontrapping-float-to-int' };
+
+function wasmFeatureFlags() {
+  let features = DEFAULT_WASM_FEATURES;
+  const res = spawnSync('rustc', ['--print', 'cfg', '--target', 'wasm32-unknown-unknown'], { encoding: 'utf8', env: process.env });
+  if (res.status === 0) {
+    const found = [...res.stdout.matchAll(/^target_feature="([^"]+)"$/gm)].map((m) => m[1]);
+    if (found.length > 0) features = found;
+  }
+  return features.map((f) => `--enable-${BINARYEN_FEATURE_NAMES[f] || f}`);
+}
+
+function run(cmd, args, env) {
+  const res = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', env: Object.assign({}, process.env, env || {}) });
+  if (res.error) throw new Error(`cannot run ${cmd}: ${res.error.message}`);
+  if (res.status !== 0) {
+    const tail = `${res.stderr || ''}${res.stdout || ''}`.trim().split('\n').slice(-15).join('\n');
+    throw new Error(`\`${cmd} ${args.join(' ')}\` exited with ${res.status}\n${tail}`);
+  }
+  return res.stdout;
+}
+
+/**
+ * @param {(msg: string) => void} log
+ * @returns {{ file: string, seconds: number, notes: string[] }}
+ */
+function buildNamed(log) {
+  const t0 = Date.now();
+  const notes = [];
+  const { withCargoPath, lockedWasmBindgenVersion } = require('../scripts/setup.js');
+  withCargoPath(false);
+  const bindgenVersion = (run('wasm-bindgen', ['--version']).match(/([0-9]+\.[0-9]+\.[0-9]+)/) || [])[1];
+  const locked = lockedWasmBindgenVersion();
+  if (locked && bindgenVersion && locked !== bindgenVersion) {
+    throw new Error(`wasm-bindgen CLI ${bindgenVersion} does not match the crate ${locked} in Cargo.lock (run \`npm run setup\`)`);
+  }
+  log('names build: cargo build --release (CARGO_PROFILE_RELEASE_STRIP=false, target/bench-names)');
+  run('cargo', ['build', '--lib', '--release', '--target', 'wasm32-unknown-unknown'], {
+    CARGO_PROFILE_RELEASE_STRIP: 'false',
+    CARGO_TARGET_DIR: TARGET_DIR,
+  });
+  const fresh = fs.existsSync(OUT) && fs.statSync(OUT).mtimeMs >= Math.max(fs.statSync(CARGO_WASM).mtimeMs, fs.statSync(__filename).mtimeMs);
+  if (fresh) {
+    notes.push('names build up to date (cached)');
+  } else {
+    log('names build: wasm-bindgen --keep-debug, wasm-opt --strip-dwarf -Oz --debuginfo');
+    fs.rmSync(BINDGEN_DIR, { recursive: true, force: true });
+    run('wasm-bindgen', ['--keep-debug', '--target', 'bundler', '--out-dir', BINDGEN_DIR, '--out-name', 'wafer_wasm', CARGO_WASM]);
+    const wasmOpt = path.join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'wasm-opt.cmd' : 'wasm-opt');
+    if (!fs.existsSync(wasmOpt)) throw new Error('node_modules/.bin/wasm-opt not found (npm package binaryen; run `npm run setup`)');
+    const tmp = `${OUT}.tmp`;
+    run(wasmOpt, ['--strip-dwarf', '-Oz', '--debuginfo', ...wasmFeatureFlags(), BINDGEN_WASM, '-o', tmp]);
+    fs.renameSync(tmp, OUT);
+  }
+  return { file: OUT, seconds: (Date.now() - t0) / 1000, notes };
+}
+
+module.exports = { buildNamed, TARGET_DIR };
