@@ -246,17 +246,25 @@ function createSdk(env) {
      */
     constructor(serviceUrl, options) {
       this.serviceUrl = serviceUrl;
+      this._options = options;
       this._handle = null;
       this._failed = false;
       this._ops = [];
+      // A closed tunnel with nothing queued gives its wasm side back (mini-programs have no
+      // FinalizationRegistry to do it when a page drops the object); its listeners wait
+      // here, `[type, listener, ...]`, and return with a fresh wasm side on the next use.
+      this._resting = null;
+      this._socketUrl = null;
       this._status = TUNNEL.STATUS_CLOSED;
+      this._restPending = false;
       const c = current();
       if (c) {
-        this._handle = this._create(c, options);
+        this._handle = this._create(c);
+        this._rest();
       } else {
         pending.push((ready) => {
           try {
-            this._handle = this._create(ready, options);
+            this._handle = this._create(ready);
           } catch (e) {
             // Bad options (the constructor throws them once ready): the tunnel is unusable.
             this._failed = true;
@@ -269,16 +277,46 @@ function createSdk(env) {
       }
     }
 
-    _create(c, options) {
+    _create(c) {
       const knobs = {
         MAX_RECONNECT_TRY_TIMES: Tunnel.MAX_RECONNECT_TRY_TIMES,
         RECONNECT_TIME_INCREASE: Tunnel.RECONNECT_TIME_INCREASE,
       };
-      return c.tunnel(this.serviceUrl, options, knobs);
+      return c.tunnel(this.serviceUrl, this._options, knobs);
+    }
+
+    /** The wasm side, made again (with the listeners) for a resting tunnel. */
+    _live() {
+      if (!this._handle && this._resting) {
+        const listeners = this._resting;
+        this._resting = null;
+        this._handle = this._create(client);
+        for (let i = 0; i < listeners.length; i += 2) this._handle.on(listeners[i], listeners[i + 1]);
+      }
+      return this._handle;
+    }
+
+    /** Give the wasm side back if, once the current call is over, the tunnel is closed
+     * with nothing queued. A microtask: on/off/close may be called from a listener, inside
+     * a call into the wasm, and a burst of calls shares one check. */
+    _rest() {
+      if (this._restPending || !this._handle) return;
+      this._restPending = true;
+      Promise.resolve().then(() => {
+        this._restPending = false;
+        const h = this._handle;
+        if (!h || !h.dormant()) return;
+        this._socketUrl = h.socketUrl() || this._socketUrl;
+        this._resting = h.listenerList();
+        this._status = TUNNEL.STATUS_CLOSED;
+        this._handle = null;
+        h.free();
+      });
     }
 
     _do(op) {
-      if (this._handle) return op(this._handle);
+      const h = this._live();
+      if (h) return op(h);
       if (!this._failed) this._ops.push(op);
       return undefined;
     }
@@ -286,30 +324,37 @@ function createSdk(env) {
     /** Listen to `connect`, `close`, `reconnecting`, `reconnect`, `error`, a message type, or `*`. */
     on(type, listener) {
       this._do((h) => h.on(type, listener));
+      this._rest();
       return this;
     }
 
     /** Remove `listener` from `type`; all listeners of `type` without one; everything without arguments. */
     off(type, listener) {
       this._do((h) => h.off(type, listener));
+      this._rest();
       return this;
     }
 
     open() {
-      if (!this._handle && !this._failed && this._status === TUNNEL.STATUS_CLOSED) this._status = TUNNEL.STATUS_CONNECTING;
+      if (!this._handle && !this._resting && !this._failed && this._status === TUNNEL.STATUS_CLOSED) {
+        this._status = TUNNEL.STATUS_CONNECTING;
+      }
       this._do((h) => h.open());
     }
 
     close() {
+      if (this._resting) return; // already closed
       if (!this._handle) this._status = TUNNEL.STATUS_CLOSED;
       this._do((h) => h.close());
+      this._rest();
     }
 
     /** Send `{ type, content }`; false when rejected (an `error` event tells why). */
     emit(type, content) {
-      if (this._handle) return this._handle.emit(type, content);
+      const h = this._live();
+      if (h) return h.emit(type, content);
       if (this._failed) return false;
-      this._ops.push((h) => h.emit(type, content));
+      this._ops.push((ready) => ready.emit(type, content));
       return true;
     }
 
@@ -318,7 +363,7 @@ function createSdk(env) {
     }
 
     get socketUrl() {
-      return (this._handle && this._handle.socketUrl()) || null;
+      return (this._handle && this._handle.socketUrl()) || this._socketUrl;
     }
 
     isClosed() {

@@ -35,6 +35,11 @@ impl<F: PartialEq> Listeners<F> {
         before - self.list.len()
     }
 
+    /// Every listener with its event type, in registration order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &F)> {
+        self.list.iter().map(|(e, f)| (&**e, f))
+    }
+
     pub fn len(&self) -> usize {
         self.list.len()
     }
@@ -70,6 +75,16 @@ mod tests {
         l.on("speak", 4);
         let got: Vec<_> = l.matching("speak").map(|(f, w)| (*f, w)).collect();
         assert_eq!(got, vec![(1, false), (2, true), (4, false)]);
+        let all: Vec<_> = l.iter().map(|(e, f)| (e.to_owned(), *f)).collect();
+        assert_eq!(
+            all,
+            vec![
+                ("speak".into(), 1),
+                ("*".into(), 2),
+                ("people".into(), 3),
+                ("speak".into(), 4)
+            ]
+        );
         assert_eq!(l.off(Some("speak"), Some(&4)), 1);
         assert_eq!(l.off(Some("speak"), Some(&4)), 0);
         assert_eq!(l.off(Some("*"), None), 1);

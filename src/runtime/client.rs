@@ -474,13 +474,23 @@ impl Inner {
         self.send_with_session(&options, upload).await
     }
 
+    /// `GET serviceUrl` for a tunnel. With no session stored (and a login URL set) it
+    /// logs in first, as `request({ login: true })` would: a reconnect after the server
+    /// rejected (and so cleared) the session must not stay locked out until page code
+    /// logs in again. Without a login URL the handshake goes out as is (anonymous tunnels).
+    pub(crate) async fn tunnel_handshake(self: &Rc<Self>, url: &str) -> Outcome {
+        let can_login = self.config.borrow().login_url.is_some();
+        if can_login && self.session_skey().is_none() {
+            let mode = LoginMode::automatic(self.dialect());
+            self.run_login(mode, false, LoginParams::default()).await?;
+        }
+        let call = object(&[("url", url.into()), ("method", "GET".into())]);
+        self.send_with_session(&call, false).await
+    }
+
     /// Send with the stored session; on a session failure clear it, log in again
     /// and resend, once.
-    pub(crate) async fn send_with_session(
-        self: &Rc<Self>,
-        options: &JsValue,
-        upload: bool,
-    ) -> Outcome {
+    async fn send_with_session(self: &Rc<Self>, options: &JsValue, upload: bool) -> Outcome {
         let mut attempt = Attempt::default();
         loop {
             let (headers, sent) = self.session_headers();

@@ -10,7 +10,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
-use js_sys::JsString;
+use js_sys::{Array, JsString};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
@@ -18,7 +18,9 @@ use wasm_bindgen_futures::spawn_local;
 use crate::core::config::TunnelConfig;
 use crate::core::listeners::Listeners;
 use crate::core::packet::{self, HEAD_LEN, MESSAGE_CONTENT_AT};
-use crate::core::tunnel::{self as core_tunnel, Emit, Event, Inbound, Output, Packet, Tunnel};
+use crate::core::tunnel::{
+    self as core_tunnel, Emit, Event, Inbound, Output, Packet, Status, Tunnel,
+};
 
 use super::client::Inner as Client;
 use super::js::{concat2, error_text, get, object, starts_with, JsBody, Message};
@@ -156,6 +158,24 @@ impl TunnelHandle {
     pub fn queued(&self) -> u32 {
         self.inner.core.borrow().queued() as u32
     }
+
+    /// CLOSED with nothing queued: the facade may free this handle and make a new one
+    /// (with [`TunnelHandle::listener_list`]) when the tunnel is used again.
+    pub fn dormant(&self) -> bool {
+        let core = self.inner.core.borrow();
+        core.status() == Status::Closed && core.queued() == 0
+    }
+
+    /// The listeners as `[type, listener, type, listener, ...]`, in registration order.
+    #[wasm_bindgen(js_name = listenerList)]
+    pub fn listener_list(&self) -> Array {
+        let list = Array::new();
+        for (event, f) in self.inner.listeners.borrow().iter() {
+            list.push(&JsValue::from_str(event));
+            list.push(f);
+        }
+        list
+    }
 }
 
 impl TunnelInner {
@@ -292,8 +312,7 @@ impl TunnelInner {
             return;
         };
         spawn_local(async move {
-            let call = object(&[("url", me.url.as_str().into()), ("method", "GET".into())]);
-            let result = me.client.send_with_session(&call, false).await;
+            let result = me.client.tunnel_handshake(&me.url).await;
             let now = super::js::now();
             let outcome = match &result {
                 Ok(response) => {

@@ -101,7 +101,6 @@ const WORKLOADS = [
   {
     key: 'cycles-new-tunnel',
     title: `${COUNTS.cycles} open/close cycles, a new Tunnel each time (a chat page opened and left)`,
-    todo: 'SDK defect D1: a Tunnel object is never freed (no FinalizationRegistry in a mini-program, nothing calls TunnelHandle.free()), ~0.8 KB of wasm memory per new Tunnel',
     setup(ctx) { ctx.state.echoes = 0; },
     async run(ctx) {
       for (let i = 0; i < COUNTS.cycles; i += 1) {
