@@ -144,8 +144,9 @@ class TunnelServer extends HttpService {
           invalid.add(id);
           continue;
         }
-        t.ws.send(frame);
+        // Reported before it goes out: an observer that logs it survives a kill between the two.
         this.emit('push', { tunnelId: id, frame });
+        t.ws.send(frame);
         if (item.type === 'close') t.ws.close(1000, 'closed by server');
       }
     }

@@ -11,27 +11,11 @@ const path = require('node:path');
 
 const demo = require('../../scripts/demo.js');
 const { startStack } = require('../../stack');
+// The package under test, found the way the SDK suites find it.
+const { findTarball: tarball } = require('../js/helpers/sdk');
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const TMP = path.join(ROOT, 'tests', '.tmp');
 const SESSION_KEY = 'weapp_session_F2C224D4-2BCE-4C64-AF9F-A6D872000D1A';
 
-/** The package tarball under test. */
-function tarball() {
-  const fromEnv = process.env.WAFER_PKG_TARBALL;
-  if (fromEnv) {
-    if (!fs.existsSync(fromEnv)) throw new Error(`WAFER_PKG_TARBALL=${fromEnv} does not exist`);
-    return path.resolve(fromEnv);
-  }
-  const found = fs.existsSync(TMP)
-    ? fs.readdirSync(TMP).filter((f) => /^wafer-wasm-.*\.tgz$/.test(f)).map((f) => path.join(TMP, f))
-    : [];
-  found.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
-  if (!found.length) {
-    throw new Error('no package tarball: set WAFER_PKG_TARBALL or run `npm run build && (cd tests/.tmp && npm pack ../../pkg)`');
-  }
-  return found[0];
-}
 
 /** A fresh stack, a code package pointing at it, and cleanup. */
 async function startWorld({ dialect = 'wafer1', protocol = 'auto', mockUser = null, stackOptions } = {}) {

@@ -218,6 +218,7 @@ const FAST = { heartbeatInterval: 200, reconnectBaseDelay: 100, reconnectMaxDela
 
 module.exports = {
   TARBALL,
+  findTarball,
   SESSION_KEY,
   MAGIC,
   DIALECTS,
