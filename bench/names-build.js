@@ -29,20 +29,8 @@ const BINDGEN_DIR = path.join(TARGET_DIR, 'bindgen');
 const BINDGEN_WASM = path.join(BINDGEN_DIR, 'wafer_wasm_bg.wasm');
 const OUT = path.join(TARGET_DIR, 'wafer_wasm_named.wasm');
 
-// Keep in step with scripts/build.js (wasmFeatureFlags): wasm-opt needs the features rustc
-// enables for the target; `rustc --print cfg` lists them, this is the fallback.
-const DEFAULT_WASM_FEATURES = ['bulk-memory', 'multivalue', 'mutable-globals', 'nontrapping-fptoint', 'reference-types', 'sign-ext'];
-const BINARYEN_FEATURE_NAMES = { 'nontrapping-fptoint': 'nontrapping-float-to-int' };
-
-function wasmFeatureFlags() {
-  let features = DEFAULT_WASM_FEATURES;
-  const res = spawnSync('rustc', ['--print', 'cfg', '--target', 'wasm32-unknown-unknown'], { encoding: 'utf8', env: process.env });
-  if (res.status === 0) {
-    const found = [...res.stdout.matchAll(/^target_feature="([^"]+)"$/gm)].map((m) => m[1]);
-    if (found.length > 0) features = found;
-  }
-  return features.map((f) => `--enable-${BINARYEN_FEATURE_NAMES[f] || f}`);
-}
+// The same wasm-opt feature flags as the shipped build.
+const { wasmFeatureFlags } = require('../scripts/build.js');
 
 function run(cmd, args, env) {
   const res = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', env: Object.assign({}, process.env, env || {}) });

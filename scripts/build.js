@@ -395,7 +395,7 @@ SOFTWARE.
 `;
 }
 
-module.exports = { build, parseOptions };
+module.exports = { build, parseOptions, wasmFeatureFlags };
 
 if (require.main === module) {
   build(parseOptions(process.argv.slice(2), process.env)).catch((err) => {
