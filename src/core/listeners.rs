@@ -40,14 +40,6 @@ impl<F: PartialEq> Listeners<F> {
         self.list.iter().map(|(e, f)| (&**e, f))
     }
 
-    pub fn len(&self) -> usize {
-        self.list.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
-    }
-
     /// The listeners `event` reaches, in registration order.
     pub fn matching<'a>(&'a self, event: &'a str) -> impl Iterator<Item = Match<'a, F>> + 'a {
         self.list.iter().filter_map(move |(e, f)| {
@@ -92,6 +84,6 @@ mod tests {
         assert_eq!(got, vec![1]);
         assert_eq!(l.off(None, Some(&3)), 1);
         assert_eq!(l.off(None, None), 1);
-        assert!(l.is_empty());
+        assert_eq!(l.iter().count(), 0);
     }
 }

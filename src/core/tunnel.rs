@@ -258,10 +258,6 @@ impl<P> Tunnel<P> {
         self.status
     }
 
-    pub fn config(&self) -> &TunnelConfig {
-        &self.cfg
-    }
-
     /// The WebSocket URL of the latest handshake.
     pub fn socket_url(&self) -> Option<&str> {
         self.socket_url.as_deref()

@@ -1,7 +1,7 @@
 //! The session side: `configure`, `login` / `loginWithCode`, `request`, `uploadFile`,
 //! the stored session, and the platform events tunnels react to.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::{Rc, Weak};
 
 use futures::channel::oneshot;
@@ -21,7 +21,7 @@ use super::log::record;
 use super::options::{read_knobs, read_options};
 use super::platform::Platform;
 use super::session::{self, SessionStore};
-use super::tunnel::{TunnelHandle, TunnelInner};
+use super::tunnel::{Strings, TunnelHandle, TunnelInner};
 
 type Outcome = Result<JsValue, JsValue>;
 
@@ -47,6 +47,8 @@ pub(crate) struct Inner {
     flight: RefCell<Flight<oneshot::Sender<Outcome>>>,
     tunnels: RefCell<Vec<Weak<TunnelInner>>>,
     next_tunnel_id: Cell<u32>,
+    /// Constant frame strings every tunnel uses, made on the first tunnel.
+    tunnel_strings: OnceCell<Rc<Strings>>,
     /// Keeps the platform event callbacks alive.
     hooks: RefCell<Vec<Hook>>,
 }
@@ -71,6 +73,7 @@ impl Client {
             flight: RefCell::default(),
             tunnels: RefCell::default(),
             next_tunnel_id: Cell::new(1),
+            tunnel_strings: OnceCell::new(),
             hooks: RefCell::default(),
         });
         inner.listen_platform_events();
@@ -594,7 +597,8 @@ impl Inner {
         let id = self.next_tunnel_id.get();
         self.next_tunnel_id.set(id.wrapping_add(1));
         let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
-        let t = TunnelInner::new(self.clone(), id, url, cfg, seed);
+        let strings = Rc::clone(self.tunnel_strings.get_or_init(|| Rc::new(Strings::new())));
+        let t = TunnelInner::new(self.clone(), id, url, cfg, seed, strings);
         let mut list = self.tunnels.borrow_mut();
         list.retain(|w| w.strong_count() > 0);
         list.push(Rc::downgrade(&t));

@@ -29,14 +29,28 @@ use super::platform::{
     Socket, SOCKET_BINARY, SOCKET_CLOSE, SOCKET_ERROR, SOCKET_MESSAGE, SOCKET_OPEN,
 };
 
-/// JS strings made once per tunnel instead of once per frame.
-struct Strings {
+/// JS strings made once per client instead of once per frame (tunnels share them: a
+/// closed tunnel's wasm side is rebuilt on its next use).
+pub(crate) struct Strings {
     ping: JsString,
     close: JsString,
     message_prefix: JsString,
     message_head: JsString,
     content_field: JsString,
     message_tail: JsString,
+}
+
+impl Strings {
+    pub(crate) fn new() -> Self {
+        Strings {
+            ping: JsString::from(packet::PING),
+            close: JsString::from(packet::CLOSE),
+            message_prefix: JsString::from(packet::MESSAGE_PREFIX),
+            message_head: JsString::from(packet::MESSAGE_HEAD),
+            content_field: JsString::from(packet::CONTENT_FIELD),
+            message_tail: JsString::from(packet::MESSAGE_TAIL),
+        }
+    }
 }
 
 /// The encoded frame start of the last outbound message type: chat traffic repeats a
@@ -66,7 +80,7 @@ pub(crate) struct TunnelInner {
     timer: RefCell<Option<(u64, Timeout)>>,
     /// Receives every socket event as `(gen, kind, data)`.
     sink: Closure<dyn Fn(u32, u32, JsValue)>,
-    strings: Strings,
+    strings: Rc<Strings>,
     out_type: RefCell<Option<TypePrefix>>,
     last_type: TypeCache,
     logging: Cell<bool>,
@@ -154,11 +168,6 @@ impl TunnelHandle {
         self.inner.core.borrow().socket_url().map(str::to_owned)
     }
 
-    /// Messages waiting for an ACTIVE socket.
-    pub fn queued(&self) -> u32 {
-        self.inner.core.borrow().queued() as u32
-    }
-
     /// CLOSED with nothing queued: the facade may free this handle and make a new one
     /// (with [`TunnelHandle::listener_list`]) when the tunnel is used again.
     pub fn dormant(&self) -> bool {
@@ -185,6 +194,7 @@ impl TunnelInner {
         url: String,
         cfg: TunnelConfig,
         seed: u64,
+        strings: Rc<Strings>,
     ) -> Rc<Self> {
         let logging = client.logging();
         let mut core = Tunnel::new(cfg, seed);
@@ -207,14 +217,7 @@ impl TunnelInner {
                 sockets: RefCell::default(),
                 timer: RefCell::default(),
                 sink,
-                strings: Strings {
-                    ping: JsString::from(packet::PING),
-                    close: JsString::from(packet::CLOSE),
-                    message_prefix: JsString::from(packet::MESSAGE_PREFIX),
-                    message_head: JsString::from(packet::MESSAGE_HEAD),
-                    content_field: JsString::from(packet::CONTENT_FIELD),
-                    message_tail: JsString::from(packet::MESSAGE_TAIL),
-                },
+                strings,
                 out_type: RefCell::default(),
                 last_type: RefCell::default(),
                 logging: Cell::new(logging),
