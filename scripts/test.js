@@ -38,6 +38,7 @@ const LAYERS = [
   { name: 'pack', describe: 'npm pack ./pkg --pack-destination tests/.tmp', run: packLayer },
   nodeTests('js', 'tests/js'),
   nodeTests('e2e', 'tests/e2e'),
+  nodeTests('frameworks', 'tests/frameworks'),
   nodeTests('reliability', 'tests/reliability'),
   // command('size', [NODE, 'scripts/size-check.js']),
 ];

@@ -61,7 +61,7 @@ const EXAMPLES = {
 
 /**
  * Dependencies, the packed package and a fresh build of examples/<name> for `server` (the
- * business server's base URL, baked in at build time). → { outDir, tarball, timings, pkg }
+ * business server's base URL, baked in at build time). → { dir, outDir, tarball, timings, pkg }
  */
 async function buildExample(name, server) {
   const ex = EXAMPLES[name];
@@ -78,7 +78,7 @@ async function buildExample(name, server) {
   timings.build = Date.now() - t0;
   const outDir = path.join(ex.dir, ex.out);
   if (!fs.existsSync(path.join(outDir, 'app.json'))) throw new Error(`${name}: no app.json in ${ex.out} after the build:\n${log.slice(-4000)}`);
-  return { outDir, tarball, timings, pkg, log };
+  return { dir: ex.dir, outDir, tarball, timings, pkg, log };
 }
 
 /** Every file under `dir`, relative, sorted. */

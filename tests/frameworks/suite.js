@@ -2,7 +2,8 @@
 // One example app (examples/<name>), built by its framework's own CLI for WeChat, then run in
 // the strict simulator (tests/sim) against the local Wafer stack (stack/, Wafer 1 with the
 // official qcloud-weapp-server-sdk): the index page logs in, makes a session request and
-// opens a tunnel in which it says one line. Timeouts are safety nets; nothing asserts speed.
+// opens a tunnel in which it says one line. Its TypeScript is checked by its own `tsc` against
+// the packed typings. Timeouts are safety nets; nothing asserts speed.
 
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -13,7 +14,7 @@ const { startStack } = require('../../stack');
 const { createSim } = require('../sim');
 const { waitFor } = require('../../scripts/demo.js');
 const { packagedFile, packageDir } = require('../js/helpers/sdk');
-const { buildExample, listFiles } = require('./helpers');
+const { buildExample, listFiles, run } = require('./helpers');
 
 const WASM_ASSET = 'wafer-wasm/wafer_wasm_bg.wasm.br';
 // The Node build of wafer-wasm (its platform adapter's messages, its Node built-ins); none
@@ -24,7 +25,13 @@ const NODE_ONLY = [
   /require\(["'](?:node:)?(?:fs|path|ws|http|https|net|os|crypto|zlib|stream|events|util|url|buffer|child_process)["']\)/,
 ];
 
-function exampleSuite(name, { word }) {
+/**
+ * @param {string} name examples/<name>
+ * @param {object} opts
+ * @param {string} opts.word what the page says in the tunnel
+ * @param {string[]} opts.tsconfigs the example's TypeScript projects
+ */
+function exampleSuite(name, { word, tsconfigs }) {
   describe(`examples/${name} built by its own CLI, in the simulator`, { timeout: 20 * 60 * 1000 }, () => {
     let stack;
     let built;
@@ -53,6 +60,13 @@ function exampleSuite(name, { word }) {
       assert.equal(withSdk.length, 1, `exactly one chunk holds the SDK: ${withSdk.map(([f]) => f).join(', ')}`);
       assert.ok(!js.some(([, src]) => src.includes('/miniprogram_npm/wafer-wasm/')), 'the DevTools build is not bundled');
       for (const [f, src] of js) for (const re of NODE_ONLY) assert.ok(!re.test(src), `${f} matches ${re}`);
+    });
+
+    test(`its TypeScript type-checks against the packed typings (${tsconfigs.join(', ')})`, async () => {
+      for (const project of tsconfigs) {
+        const output = await run([path.join(built.dir, 'node_modules', '.bin', 'tsc'), '--noEmit', '-p', project], { cwd: built.dir });
+        assert.equal(output.trim(), '', `${project}: ${output}`);
+      }
     });
 
     test('the index page logs in, makes a session request and opens a tunnel', async () => {
