@@ -57,6 +57,11 @@ const TYPES_FILE = 'js-shim/index.d.ts';
 // miniprogram_npm/wafer-wasm/; the bundler plugins emit it to wafer-wasm/ of the output.
 const MP_WASM_DIR = '/miniprogram_npm/wafer-wasm/';
 const BUNDLER_WASM_DIR = '/wafer-wasm/';
+// What puts the wasm at that default path: part of the error when it is not there.
+const WASM_SETUP = {
+  [MP_WASM_DIR]: '在开发者工具中执行「构建 npm」；其他位置请用 init({ wasmPath })',
+  [BUNDLER_WASM_DIR]: '在构建配置中加入 wafer-wasm/taro、wafer-wasm/vite 或 wafer-wasm/webpack 插件；其他位置请用 init({ wasmPath })',
+};
 // Bundler plugins (Node, CommonJS), each beside its typings: pkg/<name>.js and <name>.d.ts.
 const PLUGINS = ['taro', 'vite', 'webpack'];
 const PLUGIN_DIR = 'js-shim/plugins';
@@ -260,6 +265,7 @@ async function build(options) {
     const define = (wasmFile, wasmDir) => ({
       WAFER_WASM_FILE: JSON.stringify(wasmFile),
       WAFER_WASM_DIR: JSON.stringify(wasmDir || ''),
+      WAFER_WASM_SETUP: JSON.stringify(WASM_SETUP[wasmDir] || ''),
       WAFER_WASM_IMPORT_MODULE: JSON.stringify(importModule),
     });
     for (const [dir, wasmDir] of [[mpDir, MP_WASM_DIR], [bundlerDir, BUNDLER_WASM_DIR]]) {

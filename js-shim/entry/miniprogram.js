@@ -1,5 +1,5 @@
 'use strict';
-/* global wx, WXWebAssembly, WAFER_WASM_FILE, WAFER_WASM_DIR */
+/* global wx, WXWebAssembly, WAFER_WASM_FILE, WAFER_WASM_DIR, WAFER_WASM_SETUP */
 /**
  * Entry of the mini-program builds: the facade over the `wx` adapter, with the wasm loaded
  * from the code package. Built twice, differing only in where the wasm is looked for:
@@ -19,10 +19,17 @@ const DEFAULT_WASM_PATH = WAFER_WASM_DIR + WAFER_WASM_FILE;
 module.exports = createSdk({
   platform: createWxPlatform(wx),
   load(options) {
-    return instantiateInMiniProgram(glue, options.wasmPath || DEFAULT_WASM_PATH, {
+    const loading = instantiateInMiniProgram(glue, options.wasmPath || DEFAULT_WASM_PATH, {
       WXWebAssembly: typeof WXWebAssembly === 'undefined' ? undefined : WXWebAssembly,
       WebAssembly: typeof WebAssembly === 'undefined' ? undefined : WebAssembly,
       wx,
+    });
+    if (options.wasmPath) return loading;
+    // The default path failed: say what puts the file there (the platform's error stays as `cause`).
+    return loading.catch((cause) => {
+      const error = new Error(((cause && cause.message) || String(cause)) + '（' + DEFAULT_WASM_PATH + '：' + WAFER_WASM_SETUP + '）');
+      error.cause = cause;
+      throw error;
     });
   },
 });

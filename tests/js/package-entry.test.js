@@ -13,7 +13,8 @@ const { builtinModules } = require('node:module');
 const { execFile } = require('node:child_process');
 const esbuild = require('esbuild');
 
-const { packageDir } = require('./helpers/sdk');
+const { packageDir, packagedFile } = require('./helpers/sdk');
+const { createSim } = require('../sim');
 
 const BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 const NODE_BUILD_MARKERS = ['not available outside a mini-program', 'install the ws package'];
@@ -105,6 +106,30 @@ describe('a bundle for the browser platform (webpack 5 / Vite building a mini-pr
     const { inputs } = await bundle("const wafer = require('wafer-wasm'); wafer.login();", { platform: 'node' });
     assert.deepEqual(inputs, ['node/index.js']);
   });
+});
+
+test('the bundled mini-program build loads the wasm from /wafer-wasm/, and says how to put it there', async () => {
+  const { code } = await bundle("module.exports = require('wafer-wasm');", { platform: 'browser' });
+  const sim = createSim();
+  try {
+    fs.writeFileSync(path.join(sim.root, 'vendor.js'), code);
+    const wafer = sim.require('/vendor.js');
+    const failed = await wafer.init().then(() => null, (e) => e);
+    assert.ok(failed instanceof wafer.RequestError, String(failed));
+    assert.equal(failed.type, 'ERR_INIT_FAILED');
+    assert.match(failed.message, /file not found: \/wafer-wasm\/wafer_wasm_bg\.wasm\.br/);
+    assert.match(failed.message, /wafer-wasm\/taro、wafer-wasm\/vite 或 wafer-wasm\/webpack 插件/);
+    // What the bundler plugins emit.
+    fs.mkdirSync(path.join(sim.root, 'wafer-wasm'));
+    fs.copyFileSync(packagedFile('wafer_wasm_bg.wasm.br'), path.join(sim.root, 'wafer-wasm', 'wafer_wasm_bg.wasm.br'));
+    await wafer.init();
+    assert.equal(JSON.stringify(wafer.buildSessionHeader()), '{}');
+    assert.equal(sim.counters.wasmInstantiate, 2);
+    await sim.settle();
+    sim.assertClean();
+  } finally {
+    await sim.close();
+  }
 });
 
 describe('Node', () => {
