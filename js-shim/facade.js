@@ -386,6 +386,9 @@ function createSdk(env) {
   api.Tunnel = Tunnel;
 
   Object.assign(api, ERRORS);
+  // `import wafer from 'wafer-wasm'` compiled by TypeScript without esModuleInterop reads
+  // `.default`; not enumerable, so the list of names stays that of the official clients.
+  Object.defineProperty(api, 'default', { value: api });
   return api;
 }
 

@@ -213,3 +213,7 @@ export const ERR_CHECK_LOGIN_FAILED: 'ERR_CHECK_LOGIN_FAILED';
 export const ERR_REQUEST_FAILED: 'ERR_REQUEST_FAILED';
 export const ERR_REQUEST_TIMEOUT: 'ERR_REQUEST_TIMEOUT';
 export const ERR_INIT_FAILED: 'ERR_INIT_FAILED';
+
+/** Every export above as one object: `import wafer from 'wafer-wasm'`. */
+declare const wafer: typeof import('./index.js');
+export default wafer;

@@ -44,6 +44,7 @@ const LAYERS = [
   { name: 'pack', describe: 'npm pack ./pkg --pack-destination tests/.tmp', run: packLayer },
   nodeTests('js', 'tests/js'),
   nodeTests('e2e', 'tests/e2e'),
+  nodeTests('frameworks', 'tests/frameworks'),
   nodeTests('reliability', 'tests/reliability'),
 ];
 
