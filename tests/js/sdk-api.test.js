@@ -118,10 +118,11 @@ describe('exports', () => {
 });
 
 describe('configure()', () => {
-  test('rejects bad values with RequestError ERR_INVALID_PARAMS and keeps the previous settings', () => withSdk({ dialect: 'wafer1' }, async ({ wafer, server }) => {
+  test('rejects bad values with RequestError ERR_INVALID_PARAMS (a promise, never a throw) and keeps the previous settings', () => withSdk({ dialect: 'wafer1' }, async ({ wafer, server }) => {
     await wafer.init();
-    assert.throws(() => wafer.configure('wafer2'), (e) => e instanceof wafer.RequestError && e.type === 'ERR_INVALID_PARAMS');
-    assert.throws(() => wafer.configure(null), (e) => e instanceof wafer.RequestError && e.type === 'ERR_INVALID_PARAMS');
+    const invalid = (e) => e instanceof wafer.RequestError && e.type === 'ERR_INVALID_PARAMS';
+    await assert.rejects(wafer.configure('wafer2'), invalid);
+    await assert.rejects(wafer.configure(null), invalid);
     for (const bad of [
       { protocol: 'wafer9' },
       { loginUrl: '' },
@@ -134,8 +135,14 @@ describe('configure()', () => {
       // a bad field poisons the whole call: the loginUrl of it must not be taken
       { loginUrl: 'http://127.0.0.1:9/nowhere', protocol: 'nope' },
     ]) {
-      assert.throws(() => wafer.configure(bad), (e) => e instanceof wafer.RequestError && e.type === 'ERR_INVALID_PARAMS', JSON.stringify(bad));
+      let returned;
+      assert.doesNotThrow(() => { returned = wafer.configure(bad); }, JSON.stringify(bad));
+      await assert.rejects(returned, invalid, JSON.stringify(bad));
     }
+    const invalidUrl = (e) => e instanceof wafer.LoginError && e.type === 'ERR_INVALID_PARAMS';
+    await assert.rejects(wafer.setLoginUrl(''), invalidUrl);
+    await assert.rejects(wafer.setLoginUrl(42), invalidUrl);
+    assert.equal(await wafer.configure({ requestTimeout: 5000 }), undefined, 'a good value resolves');
     // The loginUrl configured by the fixture is still in force.
     await wafer.login();
     assert.equal(server.counters.logins.total, 1);
