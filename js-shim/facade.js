@@ -136,7 +136,7 @@ function createSdk(env) {
   /**
    * A setting (`configure`, `setLoginUrl`): applied now if ready, else once ready, in
    * order and before any call made after it. The promise settles when it was applied:
-   * rejected with the core's RequestError when a value is bad (nothing changed), or with
+   * rejected with the core's typed error when a value is bad (nothing changed), or with
    * ERR_INIT_FAILED when the wasm could not load (the setting still waits for a later
    * init()). Its errors thus reach the caller whenever the wasm loads.
    */

@@ -5,9 +5,10 @@
  *
  * Storage is the single source of truth (apps log out with `wx.clearStorageSync()`,
  * migrate by writing the key, or load the SDK twice from a subpackage's own
- * `miniprogram_npm`): every read goes to storage, nothing is cached. The one exception is
- * a write storage refused (quota): the value is kept in memory for this run, but only while
- * storage still holds what it held then, so a later write by anyone wins again.
+ * `miniprogram_npm`): every read goes to storage, nothing is cached. Memory answers only
+ * where storage cannot: after a write storage refused (quota), while storage still holds
+ * what it held then (so a later write by anyone wins again), and while storage cannot be
+ * read at all; then the answer is the value this run last wrote.
  */
 
 /** The storage key of both official clients. */
@@ -28,38 +29,45 @@ function snapshot(value) {
  * @param {(error: *) => void} onWriteFailure storage refused a write (the value was kept in memory)
  */
 function createSessionStore(platform, onWriteFailure) {
-  /** `{ value, shadowed }`: what storage refused, and the snapshot of what it held then. */
-  let fallback = null;
+  /** The value this run last wrote (null: removed), once it wrote one. */
+  let written;
+  let hasWritten = false;
+  /** After a refused write: the snapshot of what storage held then (`{ shadowed }`). */
+  let refused = null;
 
+  /** `{ value }`, or null when storage throws. */
   function stored() {
     try {
-      return platform.getStorage(SESSION_KEY);
+      return { value: platform.getStorage(SESSION_KEY) };
     } catch (e) {
-      return ''; // unreadable storage reads as "no session", like a missing key
+      return null;
     }
   }
 
   return {
     /** The stored value as is ('' or null when there is none). */
     read() {
-      const value = stored();
-      if (fallback) {
-        if (snapshot(value) === fallback.shadowed) return fallback.value;
-        fallback = null; // someone wrote the key since: storage is right again
+      const now = stored();
+      if (!now) return hasWritten ? written : '';
+      if (refused) {
+        if (snapshot(now.value) === refused.shadowed) return written;
+        refused = null; // someone wrote the key since: storage is right again
       }
-      return value;
+      return now.value;
     },
 
     /** Store `value`, or remove the key for null / undefined. Never throws. */
     write(value) {
-      const shadowed = snapshot(stored());
+      const before = stored();
       const empty = value === null || value === undefined;
+      written = empty ? null : value;
+      hasWritten = true;
       try {
         if (empty) platform.removeStorage(SESSION_KEY);
         else platform.setStorage(SESSION_KEY, value);
-        fallback = null;
+        refused = null;
       } catch (e) {
-        fallback = { value: empty ? null : value, shadowed };
+        refused = { shadowed: before ? snapshot(before.value) : undefined };
         onWriteFailure(e);
       }
     },

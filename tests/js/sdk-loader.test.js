@@ -1,5 +1,5 @@
 'use strict';
-// Loading the packed wafer-wasm inside the strict mini-program simulator (DESIGN.md §3):
+// Loading the packed wafer-wasm inside the strict mini-program simulator (tests/sim/README.md):
 // no WebAssembly/TextEncoder/TextDecoder/fetch/URL/queueMicrotask/FinalizationRegistry, no
 // eval; WXWebAssembly with a code-package path; both result shapes; init({ wasmPath });
 // .wasm.br from base library 2.14.0; calls made before the wasm is ready; UTF-8 round trips.

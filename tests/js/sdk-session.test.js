@@ -1,5 +1,5 @@
 'use strict';
-// Sessions and login (DESIGN.md §4, §5, §6) in both dialects: the official storage key and
+// Sessions and login (README: API tour, migration table) in both dialects: the official storage key and
 // shape, sessions of the official clients read as-is (and ours read by them), single-flight
 // login, wx.checkSession reuse, loginWithCode, typed failures, protocol 'auto', corrupted and
 // read-only storage.

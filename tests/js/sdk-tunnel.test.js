@@ -1,5 +1,5 @@
 'use strict';
-// Tunnel (DESIGN.md §4 tunnel packets, §5 Tunnel API, §6 SocketTask / back-off / queue):
+// Tunnel (README: tunnel packets, Tunnel API, SocketTask / back-off / queue):
 // states and events, message order across (re)connects, dispatch and off(), close(), server
 // close, reconnects with fresh handshakes, give-up limits and their precedence, heartbeat and
 // `timeout:`, network / app events, several tunnels, queue overflow, hostile frames, listener

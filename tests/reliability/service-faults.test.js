@@ -26,7 +26,7 @@ const SLOW = 600; // how late a slow server answers
 /**
  * The faults, with what the SDK must report. `login`: LoginError type of a login that needs the
  * server; `request`: `{ error }` (RequestError type) or `{ status }` (delivered as a result);
- * `clears`: the stored session is dropped (a Wafer 1 magic-id answer always is, DESIGN.md §4);
+ * `clears`: the stored session is dropped (a Wafer 1 magic-id answer always is, as in 0.8);
  * `slow`: the server answers after the SDK gave up (so a late second callback would show).
  */
 const FAULTS = [
@@ -205,7 +205,7 @@ describe('service faults on the local stack', () => {
           assert.equal(tunnel.status, 'CLOSED');
           await assertNothingLeft(p.sim);
           stack.resetFaults();
-          if (fault.clears) await p.wafer.login(); // the failed handshake cleared the session (DESIGN.md §4)
+          if (fault.clears) await p.wafer.login(); // the failed handshake cleared the session (as 0.8 does)
           tunnel.open();
           await waitFor(() => events.count('connect') === 1, { timeout: 5000 });
           tunnel.close();
