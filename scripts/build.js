@@ -66,7 +66,7 @@ const WASM_SETUP = {
 const PLUGINS = ['taro', 'vite', 'webpack'];
 const PLUGIN_DIR = 'js-shim/plugins';
 
-// Globals a mini-program does not have (docs/DESIGN.md §3). The glue must not use the first
+// Globals a mini-program does not have (tests/sim/README.md, "What the sandbox has"). The glue must not use the first
 // group at all; references to the second group in the bundles are reported as warnings.
 const FORBIDDEN_IN_GLUE = ['TextEncoder', 'TextDecoder'];
 const MISSING_IN_MINIPROGRAM = [
