@@ -3,7 +3,7 @@
 // with the official wx typings (miniprogram-api-typings). Never run: only compiled.
 
 import wafer, {
-  init, configure, setLoginUrl, login, loginWithCode, request, uploadFile, clearSession, Session,
+  init, configure, setLoginUrl, login, loginWithCode, requestLogin, request, uploadFile, clearSession, Session,
   buildSessionHeader, Tunnel, LoginError, RequestError,
   ERR_INVALID_PARAMS, ERR_WX_LOGIN_FAILED, ERR_WX_GET_USER_INFO, ERR_LOGIN_TIMEOUT, ERR_LOGIN_FAILED,
   ERR_LOGIN_SESSION_NOT_RECEIVED, ERR_INVALID_SESSION, ERR_SESSION_INVALID, ERR_CHECK_LOGIN_FAILED,
@@ -53,6 +53,13 @@ const nothing: void = login({
 });
 const byCode: Promise<UserInfo> = loginWithCode();
 loginWithCode({ success: (u) => u, fail: (e) => e.type });
+login({ lang: 'zh_CN' });
+// A profile button's own credentials (<button open-type="getUserInfo">).
+const byButton: Promise<UserInfo> = requestLogin({ loginParams: { code: 'c', encryptedData: 'e', iv: 'i' } });
+requestLogin({ loginParams: { code: 'c' }, success: (u) => u.nickName, fail: (e) => e.type });
+// @ts-expect-error loginParams is required
+requestLogin({});
+configure({ protocol: 'wafer2' }).then(() => undefined, (e: RequestError) => e.type);
 
 // --- request: promise and callback; wx.request's own options pass through ---------------------
 interface Profile { code: number; data: { userInfo: UserInfo } }
@@ -154,6 +161,6 @@ Page({
 });
 
 export {
-  viaDefault, viaNamespace, defaultOfNamespace, ready, user, nothing, byCode, sessionHeader,
+  viaDefault, viaNamespace, defaultOfNamespace, ready, user, nothing, byCode, byButton, sessionHeader,
   types, missingSession, made, queued, status, statuses, flags, urls,
 };
