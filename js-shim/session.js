@@ -77,7 +77,7 @@ function createSessionStore(platform, onWriteFailure) {
 // ---- before the wasm is ready ---------------------------------------------------------
 // A mini-program loads wasm asynchronously, but `buildSessionHeader()` must answer
 // synchronously right after require(), as the official clients do. Until the wasm is
-// ready this mirrors the core's reading of a stored session (src/core/session.rs:
+// ready this mirrors the core's reading of a stored session (src/sansio/session.rs:
 // `Session::decode` and `headers`) with the dialect of a fresh start (protocol 'auto',
 // nothing learned yet: the stored shape decides). tests/js/sdk-fidelity.test.js checks that
 // both give the same answer for the same stored values.

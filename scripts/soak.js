@@ -37,19 +37,18 @@ const REPORT = path.join(TMP, 'soak-report.json');
 
 /** The property tests run at full count: module paths inside the crate's lib test binary. */
 const PROPERTY_TESTS = [
-  'core::packet::tests::props::head_agrees_with_split',
-  'core::packet::tests::props::message_prefix_agrees_with_parse_head',
-  'core::packet::tests::props::parse_head_never_panics',
-  'core::packet::tests::props::arbitrary_utf16_frames_never_panic',
-  'core::packet::tests::props::split_and_event_name_never_panic',
-  'core::packet::tests::props::timeout_is_always_clamped',
-  'core::packet::tests::props::decode_message_never_panics',
-  'core::request::tests::props::classify_response_never_panics',
-  'core::request::tests::props::never_more_than_one_retry',
-  'core::login::tests::props::classify_never_panics',
-  'core::session::tests::props::decode_never_panics_and_yields_sendable_headers',
-  'core::tunnel::tests::fuzz::handshake_url_never_panics_and_only_yields_socket_urls',
-  'core::tunnel::tests::props::queued_messages_leave_in_order_exactly_once',
+  'sansio::packet::tests::props::head_agrees_with_split',
+  'sansio::packet::tests::props::message_prefix_agrees_with_parse_head',
+  'sansio::packet::tests::props::parse_head_never_panics',
+  'sansio::packet::tests::props::arbitrary_utf16_frames_never_panic',
+  'sansio::packet::tests::props::split_and_event_name_never_panic',
+  'sansio::packet::tests::props::timeout_is_always_clamped',
+  'sansio::request::tests::props::classify_response_never_panics',
+  'sansio::request::tests::props::never_more_than_one_retry',
+  'sansio::login::tests::props::classify_never_panics',
+  'sansio::session::tests::props::decode_never_panics_and_yields_sendable_headers',
+  'sansio::tunnel::tests::fuzz::handshake_url_never_panics_and_only_yields_socket_urls',
+  'sansio::tunnel::tests::props::queued_messages_leave_in_order_exactly_once',
 ];
 
 // An optimised test build without LTO (the release profile's LTO makes it slow to build),

@@ -10,12 +10,12 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-use crate::core::config::{resolve_tunnel, ClientConfig, Options};
-use crate::core::error::{ErrorKind, SdkError};
-use crate::core::login::{self, Flight, LoginCall, LoginMode, Role};
-use crate::core::protocol::{Dialect, DialectState, Headers};
-use crate::core::request::{self, Attempt, Next};
-use crate::core::session::Session;
+use crate::sansio::config::{resolve_tunnel, ClientConfig, Options};
+use crate::sansio::error::{ErrorKind, SdkError};
+use crate::sansio::login::{self, Flight, LoginCall, LoginMode, Role};
+use crate::sansio::protocol::{Dialect, DialectState, Headers};
+use crate::sansio::request::{self, Attempt, Next};
+use crate::sansio::session::Session;
 
 use super::js::{error_text, get, get_string, header_object, object, set, to_js_error, JsBody};
 use super::log::record;

@@ -1,9 +1,9 @@
 //! Small JavaScript helpers: reading values through the core's `Body` view, building
 //! plain objects, and turning core errors into the facade's error classes.
 
-use crate::core::body::Body;
-use crate::core::error::SdkError;
-use crate::core::protocol::Headers;
+use crate::sansio::body::Body;
+use crate::sansio::error::SdkError;
+use crate::sansio::protocol::Headers;
 use js_sys::{JsString, Object, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;

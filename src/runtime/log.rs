@@ -2,7 +2,7 @@
 //! Records carry state names, counts, delays, packet kinds and sizes — never a skey,
 //! a code, or message content.
 
-use crate::core::tunnel::Log;
+use crate::sansio::tunnel::Log;
 use js_sys::Object;
 use wasm_bindgen::prelude::*;
 

@@ -1,8 +1,8 @@
 //! Reading option objects from page code into the core's `Options`, field by field,
 //! with a typed error naming the field when a value has the wrong type.
 
-use crate::core::config::{LegacyKnobs, Options};
-use crate::core::error::{ErrorKind, SdkError};
+use crate::sansio::config::{LegacyKnobs, Options};
+use crate::sansio::error::{ErrorKind, SdkError};
 use wasm_bindgen::prelude::*;
 
 use super::js::get;

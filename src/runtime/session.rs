@@ -3,7 +3,7 @@
 //! logout by `wx.clearStorageSync()`, a session written by other code and a corrupted
 //! value are all seen at once. Nothing here keeps a copy.
 
-use crate::core::session::Session;
+use crate::sansio::session::Session;
 use wasm_bindgen::prelude::*;
 
 use super::js::JsBody;

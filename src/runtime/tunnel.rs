@@ -2,7 +2,7 @@
 //! handshake request, and delivers events to listeners.
 //!
 //! Hot path: an inbound frame stays a JS string. Only its first
-//! [`HEAD_LEN`](crate::core::packet::HEAD_LEN) code units are copied into wasm to
+//! [`HEAD_LEN`](crate::sansio::packet::HEAD_LEN) code units are copied into wasm to
 //! classify it; a message's content is sliced and `JSON.parse`d in JavaScript and
 //! handed to listeners as a handle. Outbound frames are built the same way.
 
@@ -15,10 +15,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 
-use crate::core::config::TunnelConfig;
-use crate::core::listeners::Listeners;
-use crate::core::packet::{self, HEAD_LEN, MESSAGE_CONTENT_AT};
-use crate::core::tunnel::{
+use crate::sansio::config::TunnelConfig;
+use crate::sansio::listeners::Listeners;
+use crate::sansio::packet::{self, HEAD_LEN, MESSAGE_CONTENT_AT};
+use crate::sansio::tunnel::{
     self as core_tunnel, Emit, Event, Inbound, Output, Packet, Status, Tunnel,
 };
 
@@ -492,8 +492,8 @@ impl TunnelInner {
                 return Some(Rc::clone(name));
             }
         }
-        let t = message_type.as_string().filter(|t| !t.is_empty())?;
-        let name: Rc<str> = packet::event_name(&t).into();
+        let t = message_type.as_string()?;
+        let name: Rc<str> = packet::listener_name(&t)?.into();
         *self.last_type.borrow_mut() = Some((message_type, Rc::clone(&name)));
         Some(name)
     }

@@ -243,7 +243,7 @@ mod tests {
     #[cfg(not(target_arch = "wasm32"))]
     mod props {
         use super::*;
-        use crate::core::testing::arb;
+        use crate::sansio::testing::arb;
         use proptest::prelude::*;
 
         proptest! {

@@ -1,5 +1,5 @@
 use super::*;
-use crate::core::backoff::Backoff;
+use crate::sansio::backoff::Backoff;
 
 const HB: u64 = 15_000;
 
@@ -733,7 +733,7 @@ fn handshake_answers_of_both_dialects() {
 #[cfg(not(target_arch = "wasm32"))]
 mod fuzz {
     use super::*;
-    use crate::core::testing::arb;
+    use crate::sansio::testing::arb;
     use proptest::prelude::*;
 
     proptest! {

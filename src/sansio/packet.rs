@@ -5,7 +5,6 @@
 //! never copies a message's content out of JavaScript: only the head crosses the wasm
 //! boundary, the content stays a JS string and is parsed by `JSON.parse`.
 
-use super::body::{string_field, Body};
 use std::borrow::Cow;
 
 /// How many leading UTF-16 code units of a frame the classifier needs: the longest
@@ -106,8 +105,9 @@ pub fn parse_head(head: &str, len: usize) -> Head {
     }
 }
 
-/// Split a whole frame (native callers and tests; the runtime uses [`parse_head`]).
-pub fn split(frame: &str) -> (&str, Option<&str>) {
+/// Split a whole frame: the reference reading the head classifier is tested against.
+#[cfg(test)]
+fn split(frame: &str) -> (&str, Option<&str>) {
     match frame.split_once(':') {
         Some((t, c)) if !c.is_empty() => (t, Some(c)),
         Some((t, _)) => (t, None),
@@ -142,8 +142,14 @@ pub fn parse_timeout(content: &str) -> Option<u64> {
 /// is delivered as `@type`.
 pub const RESERVED_EVENTS: [&str; 5] = ["connect", "close", "reconnecting", "reconnect", "error"];
 
-/// The listener name a server message type is delivered under.
-pub fn event_name(message_type: &str) -> Cow<'_, str> {
+/// The listener name a server message type is delivered under (`None`: an empty type,
+/// whose message is dropped).
+pub fn listener_name(message_type: &str) -> Option<Cow<'_, str>> {
+    (!message_type.is_empty()).then(|| event_name(message_type))
+}
+
+/// The event name a server message type is delivered under.
+fn event_name(message_type: &str) -> Cow<'_, str> {
     if RESERVED_EVENTS.contains(&message_type) {
         Cow::Owned(["@", message_type].concat())
     } else {
@@ -151,18 +157,9 @@ pub fn event_name(message_type: &str) -> Cow<'_, str> {
     }
 }
 
-/// Read a parsed `message` packet `{ "type": T, "content": C }`: the type (a
-/// non-empty string, or the message is dropped) and the content (possibly absent).
-pub fn decode_message<B: Body>(message: &B) -> Option<(String, Option<B>)> {
-    let t = string_field(message, "type")?;
-    Some((t, message.get("content")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
     fn head_of(frame: &str) -> Head {
         let units: Vec<u16> = frame.encode_utf16().collect();
         let head = String::from_utf16_lossy(&units[..units.len().min(HEAD_LEN)]);
@@ -276,26 +273,16 @@ mod tests {
     }
 
     #[test]
-    fn message_decoding() {
-        let (t, c) = decode_message(&json!({ "type": "speak", "content": { "w": 1 } })).unwrap();
-        assert_eq!(t, "speak");
-        assert_eq!(c, Some(json!({ "w": 1 })));
-        assert_eq!(decode_message(&json!({ "type": "t" })).unwrap().1, None);
-        for bad in [
-            json!({}),
-            json!({ "type": 1 }),
-            json!({ "type": "" }),
-            json!("x"),
-            json!(null),
-        ] {
-            assert!(decode_message(&bad).is_none());
-        }
+    fn empty_types_have_no_listener() {
+        assert_eq!(listener_name(""), None);
+        assert_eq!(listener_name("close").as_deref(), Some("@close"));
+        assert_eq!(listener_name("chat").as_deref(), Some("chat"));
     }
 
     #[cfg(not(target_arch = "wasm32"))]
     mod props {
         use super::*;
-        use crate::core::testing::arb;
+        use crate::sansio::testing::arb;
         use proptest::prelude::*;
 
         fn frame_units(frame: &str) -> (String, usize) {
@@ -373,13 +360,6 @@ mod tests {
                 }
                 let name = event_name(t);
                 prop_assert!(name == t || name == ["@", t].concat());
-            }
-
-            #[test]
-            fn decode_message_never_panics(v in arb::json()) {
-                if let Some((t, _)) = decode_message(&v) {
-                    prop_assert!(!t.is_empty());
-                }
             }
         }
     }

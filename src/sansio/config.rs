@@ -212,8 +212,8 @@ impl ClientConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::error::ErrorType;
-    use crate::core::protocol::Dialect;
+    use crate::sansio::error::ErrorType;
+    use crate::sansio::protocol::Dialect;
 
     fn opts(f: impl FnOnce(&mut Options)) -> Options {
         let mut o = Options::default();

@@ -263,7 +263,8 @@ impl<W> Flight<W> {
     }
 
     /// Whether a login is running.
-    pub fn busy(&self) -> bool {
+    #[cfg(test)]
+    fn busy(&self) -> bool {
         self.running.is_some()
     }
 
@@ -448,7 +449,7 @@ mod tests {
     #[cfg(not(target_arch = "wasm32"))]
     mod props {
         use super::*;
-        use crate::core::testing::arb;
+        use crate::sansio::testing::arb;
         use proptest::prelude::*;
 
         proptest! {
