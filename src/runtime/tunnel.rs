@@ -19,7 +19,7 @@ use crate::sansio::config::TunnelConfig;
 use crate::sansio::listeners::Listeners;
 use crate::sansio::packet::{self, HEAD_LEN, MESSAGE_CONTENT_AT};
 use crate::sansio::tunnel::{
-    self as core_tunnel, Emit, Event, Inbound, Output, Packet, Status, Tunnel,
+    self as core_tunnel, Event, Handled, Input, Output, Packet, Status, Tunnel,
 };
 
 use super::client::{Failure, Inner as Client};
@@ -103,12 +103,12 @@ impl TunnelHandle {
 #[wasm_bindgen]
 impl TunnelHandle {
     pub fn open(&self) {
-        self.inner.core.borrow_mut().open();
+        self.inner.core.borrow_mut().handle(Input::Open);
         self.inner.drive();
     }
 
     pub fn close(&self) {
-        self.inner.core.borrow_mut().close();
+        self.inner.core.borrow_mut().handle(Input::Close);
         self.inner.drive();
     }
 
@@ -116,27 +116,27 @@ impl TunnelHandle {
     pub fn emit(&self, message_type: &JsValue, content: &JsValue) -> bool {
         let t = &self.inner;
         let Some(frame) = t.encode(message_type, content) else {
-            t.core.borrow_mut().reject_message();
+            t.core.borrow_mut().handle(Input::Unencodable);
             t.drive();
             return false;
         };
-        let emitted = t.core.borrow_mut().emit(frame);
+        let emitted = t.core.borrow_mut().handle(Input::Emit(frame));
         match emitted {
             // ACTIVE and nothing queued: straight to the socket, nothing else to drive
             // unless the send fails.
-            Emit::SendNow { gen, message } => {
+            Handled::SendNow { gen, message } => {
                 if !t.send(gen, Packet::Message(message)) {
                     t.drive();
                 }
                 true
             }
-            Emit::Queued => {
-                t.drive();
-                true
-            }
-            Emit::Overflow(_) => {
+            Handled::Overflow(_) => {
                 t.drive();
                 false
+            }
+            _ => {
+                t.drive();
+                true
             }
         }
     }
@@ -233,12 +233,14 @@ impl TunnelInner {
     }
 
     pub(crate) fn network_changed(&self, online: bool) {
-        self.core.borrow_mut().network_changed(online);
+        self.core.borrow_mut().handle(Input::Network { online });
         self.drive();
     }
 
     pub(crate) fn app_shown(&self) {
-        self.core.borrow_mut().app_shown(super::js::now());
+        self.core.borrow_mut().handle(Input::AppShown {
+            now: super::js::now(),
+        });
         self.drive();
     }
 
@@ -330,13 +332,10 @@ impl TunnelInner {
                 }
                 Err(Failure::Transport(e) | Failure::Sdk(e)) => Err(e),
             };
-            match outcome {
-                Ok(url) => me.core.borrow_mut().handshake_succeeded(gen, url),
-                Err(detail) => me
-                    .core
-                    .borrow_mut()
-                    .handshake_failed(gen, Some(detail), now),
-            }
+            let result = outcome.map_err(Some);
+            me.core
+                .borrow_mut()
+                .handle(Input::Handshake { gen, result, now });
             me.drive();
         });
     }
@@ -348,10 +347,13 @@ impl TunnelInner {
             .connect_socket(url, self.sink.as_ref().unchecked_ref(), gen)
         {
             Ok(socket) => self.sockets.borrow_mut().push((gen, socket)),
-            Err(e) => self
-                .core
-                .borrow_mut()
-                .socket_errored(gen, Some(e), super::js::now()),
+            Err(e) => {
+                self.core.borrow_mut().handle(Input::SocketDown {
+                    gen,
+                    detail: Some(e),
+                    now: super::js::now(),
+                });
+            }
         }
     }
 
@@ -371,9 +373,11 @@ impl TunnelInner {
             .map(|(_, s)| s.clone());
         let sent = socket.is_some_and(|s| s.send(frame));
         if !sent {
-            self.core
-                .borrow_mut()
-                .send_failed(gen, packet, super::js::now());
+            self.core.borrow_mut().handle(Input::SendFailed {
+                gen,
+                packet,
+                now: super::js::now(),
+            });
             return false;
         }
         if self.logging.get() {
@@ -418,8 +422,18 @@ impl TunnelInner {
                     return self.arm_timer();
                 }
             }
-            SOCKET_BINARY => self.core.borrow_mut().dropped("binary-frame", 0),
-            SOCKET_OPEN => self.core.borrow_mut().socket_opened(gen, super::js::now()),
+            SOCKET_BINARY => {
+                self.core.borrow_mut().handle(Input::Dropped {
+                    reason: "binary-frame",
+                    len: 0,
+                });
+            }
+            SOCKET_OPEN => {
+                let now = super::js::now();
+                self.core
+                    .borrow_mut()
+                    .handle(Input::SocketOpened { gen, now });
+            }
             SOCKET_CLOSE | SOCKET_ERROR => {
                 // The platform is done with this socket whatever the core decides (if the
                 // list is busy, the core's CloseSocket removes it a moment later).
@@ -429,12 +443,9 @@ impl TunnelInner {
                 // The platform's own result: `{ errMsg }` of an error, `{ code, reason }` of a close.
                 let detail = (!data.is_undefined() && !data.is_null()).then(|| data.clone());
                 let now = super::js::now();
-                let mut core = self.core.borrow_mut();
-                if kind == SOCKET_CLOSE {
-                    core.socket_closed(gen, detail, now);
-                } else {
-                    core.socket_errored(gen, detail, now);
-                }
+                self.core
+                    .borrow_mut()
+                    .handle(Input::SocketDown { gen, detail, now });
             }
             _ => {}
         }
@@ -446,8 +457,12 @@ impl TunnelInner {
         let len = frame.length() as usize;
         // Data path: recognised by its prefix, never copied into wasm.
         if len > MESSAGE_CONTENT_AT && starts_with(frame, &self.strings.message_prefix) {
-            if self.core.borrow_mut().message_frame(gen, len) {
-                self.deliver(&frame.slice(MESSAGE_CONTENT_AT as u32, len as u32), len);
+            let verdict = self
+                .core
+                .borrow_mut()
+                .handle(Input::MessageFrame { gen, len });
+            if let Handled::Deliver { content_at } = verdict {
+                self.deliver(&frame.slice(content_at as u32, len as u32), len);
             }
             return;
         }
@@ -458,16 +473,25 @@ impl TunnelInner {
             frame.slice(0, HEAD_LEN as u32).as_string()
         };
         let Some(head) = head else {
-            self.core.borrow_mut().dropped("not-text", len);
+            self.dropped("not-text", len);
             return;
         };
-        let verdict = self
-            .core
-            .borrow_mut()
-            .inbound(gen, &head, len, super::js::now());
-        if let Inbound::Deliver { content_at } = verdict {
+        let now = super::js::now();
+        let verdict = self.core.borrow_mut().handle(Input::Frame {
+            gen,
+            head: &head,
+            len,
+            now,
+        });
+        if let Handled::Deliver { content_at } = verdict {
             self.deliver(&frame.slice(content_at as u32, len as u32), len);
         }
+    }
+
+    fn dropped(&self, reason: &'static str, len: usize) {
+        self.core
+            .borrow_mut()
+            .handle(Input::Dropped { reason, len });
     }
 
     /// Parse a `message` packet's content and hand it to its listeners.
@@ -475,13 +499,13 @@ impl TunnelInner {
         let message = self.client.platform.parse_json(content);
         if !message.is_object() {
             // Not JSON (`undefined`), or JSON that is not an object.
-            self.core.borrow_mut().dropped("not-a-json-object", len);
+            self.dropped("not-a-json-object", len);
             return;
         }
         let message: &Message = message.unchecked_ref();
         match self.listener_name(message.message_type()) {
             Some(name) => self.dispatch(&name, &message.content()),
-            None => self.core.borrow_mut().dropped("message-without-type", len),
+            None => self.dropped("message-without-type", len),
         }
     }
 
@@ -558,7 +582,7 @@ impl TunnelInner {
         drop(fired);
         // Timers may fire a millisecond "early" by Date.now(); the deadline has passed.
         let now = super::js::now().max(deadline);
-        self.core.borrow_mut().handle_timeout(now);
+        self.core.borrow_mut().handle(Input::Timeout { now });
         self.drive();
     }
 }

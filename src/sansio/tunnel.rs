@@ -1,9 +1,12 @@
 //! The tunnel state machine (CLOSED / CONNECTING / ACTIVE / RECONNECTING).
 //!
-//! Sans-IO in the style of `quinn-proto`: the runtime reports what happened (`open`,
-//! `handshake_succeeded`, `socket_opened`, `inbound`, `handle_timeout`, ...) and then
-//! drains [`Tunnel::poll`] for what to do (HTTP handshake, open/close a socket, send a
-//! packet) and which events to emit, and arms one timer at [`Tunnel::poll_timeout`].
+//! Sans-IO in the style of `quinn-proto` / `str0m`: the runtime reports what happened
+//! through one entry point, [`Tunnel::handle`] (an [`Input`]: a page call, a platform
+//! report, the timer), then drains [`Tunnel::poll`] for what to do (HTTP handshake,
+//! open/close a socket, send a packet) and which events to emit, and arms one timer at
+//! [`Tunnel::poll_timeout`]. The state is one enum whose variants carry their own data
+//! (the attempt in progress, the open link and its heartbeat, the reconnection's count
+//! and wait), so the public status can never disagree with what the tunnel is doing.
 //!
 //! Every connection attempt gets a generation number; reports about an older attempt
 //! (a late handshake answer, a socket that was already given up) are ignored, which is
@@ -171,38 +174,100 @@ pub enum Output<P, D = String> {
     Log(Log),
 }
 
-/// What became of an `emit()`.
+/// Everything that can happen to a tunnel: page calls, platform reports, time. Fed to
+/// [`Tunnel::handle`], the one entry point. Reports name the connection attempt they are
+/// about (`gen`); a report about an older attempt changes nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Emit<P> {
-    /// Send it on socket `gen` now; report [`Tunnel::send_failed`] if that fails.
-    SendNow { gen: u32, message: P },
-    /// Queued; [`Tunnel::poll`] hands it out in order.
-    Queued,
-    /// The queue is full: not queued, an `ERR_QUEUE_OVERFLOW` error event is pending.
-    Overflow(P),
+pub enum Input<'a, P, D = String> {
+    /// `open()`: CONNECTING at once; nothing unless CLOSED.
+    Open,
+    /// `close()`: send `close` when ACTIVE, close the socket, CLOSED, emit `close`
+    /// (nothing when already CLOSED). Queued messages stay for a later `open()`.
+    Close,
+    /// `emit()`: sent at once while ACTIVE with nothing queued, else queued (bounded while
+    /// not ACTIVE).
+    Emit(P),
+    /// `emit()` got content that cannot be encoded: an `ERR_INVALID_MESSAGE` error event.
+    Unencodable,
+    /// The handshake of attempt `gen` answered: the socket URL, or what it failed with
+    /// (the answer without a socket URL, the request's failure).
+    Handshake {
+        gen: u32,
+        result: Result<String, Option<D>>,
+        now: u64,
+    },
+    /// Socket `gen` opened.
+    SocketOpened { gen: u32, now: u64 },
+    /// Socket `gen` closed or errored (or could not be opened); `detail` is the platform's
+    /// result.
+    SocketDown {
+        gen: u32,
+        detail: Option<D>,
+        now: u64,
+    },
+    /// A [`Output::Send`] (or [`Handled::SendNow`]) could not be handed to socket `gen`: the
+    /// message goes back to the head of the queue and the link counts as lost.
+    SendFailed {
+        gen: u32,
+        packet: Packet<P>,
+        now: u64,
+    },
+    /// A frame on socket `gen` that starts with [`packet::MESSAGE_PREFIX`] and runs past it
+    /// (`len` UTF-16 code units). The data path: no copy of the frame, no clock.
+    MessageFrame { gen: u32, len: usize },
+    /// Any other text frame on socket `gen`: its first [`packet::HEAD_LEN`] UTF-16 code
+    /// units and its length in UTF-16 code units.
+    Frame {
+        gen: u32,
+        head: &'a str,
+        len: usize,
+        now: u64,
+    },
+    /// A frame or a delivered message turned out unusable (not text, invalid JSON, no type).
+    Dropped { reason: &'static str, len: usize },
+    /// The network went on or off: coming back retries at once; while off, retries wait.
+    Network { online: bool },
+    /// The app returned to the foreground: retry at once when reconnecting, and check an
+    /// ACTIVE link with an immediate ping (sockets often die in the background).
+    AppShown { now: u64 },
+    /// The timer armed at [`Tunnel::poll_timeout`] fired (or any later time).
+    Timeout { now: u64 },
 }
 
-/// The runtime's next step for an inbound frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Inbound {
-    /// A `message` packet: parse the content from this UTF-16 offset and deliver it.
-    Deliver { content_at: usize },
-    /// Handled (or dropped) by the tunnel itself.
+/// What [`Tunnel::handle`] hands back at once (everything else comes from [`Tunnel::poll`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Handled<P> {
+    /// Nothing beyond the outputs.
     Done,
+    /// An `Emit` while ACTIVE with nothing queued: send it on socket `gen` now, and report
+    /// [`Input::SendFailed`] if that fails.
+    SendNow { gen: u32, message: P },
+    /// An `Emit` found the queue full (only possible while not ACTIVE): not queued, an
+    /// `ERR_QUEUE_OVERFLOW` error event is pending.
+    Overflow(P),
+    /// A `message` frame: parse its content from this UTF-16 offset and deliver it.
+    Deliver { content_at: usize },
 }
 
+/// One connection attempt: the handshake, then the socket it named.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    Idle,
-    Handshaking {
-        gen: u32,
-    },
-    Opening {
-        gen: u32,
-    },
-    Open {
-        gen: u32,
-    },
+enum Attempt {
+    Handshake { gen: u32 },
+    Socket { gen: u32 },
+}
+
+/// An open link and its heartbeat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Link {
+    gen: u32,
+    next_ping: Option<u64>,
+    pong_due: Option<u64>,
+}
+
+/// Where a reconnection stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Retry {
+    Trying(Attempt),
     /// Next attempt at `at`.
     Waiting {
         at: u64,
@@ -211,19 +276,29 @@ enum Phase {
     Offline,
 }
 
+/// The four public states, each with its own data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Closed,
+    /// The first connection.
+    Connecting(Attempt),
+    Active(Link),
+    /// `attempts`: attempts started in this outage.
+    Reconnecting {
+        attempts: u32,
+        retry: Retry,
+    },
+}
+
 #[derive(Debug)]
 pub struct Tunnel<P, D = String> {
     cfg: TunnelConfig,
-    status: Status,
-    phase: Phase,
+    state: State,
+    /// The generation of the latest attempt.
     gen: u32,
     queue: VecDeque<P>,
     out: VecDeque<Output<P, D>>,
     interval_ms: u64,
-    next_ping: Option<u64>,
-    pong_due: Option<u64>,
-    /// Attempts started in the current outage.
-    attempts: u32,
     online: bool,
     rng: Rng,
     logging: bool,
@@ -234,15 +309,11 @@ impl<P, D> Tunnel<P, D> {
     pub fn new(cfg: TunnelConfig, seed: u64) -> Self {
         Tunnel {
             cfg,
-            status: Status::Closed,
-            phase: Phase::Idle,
+            state: State::Closed,
             gen: 0,
             queue: VecDeque::new(),
             out: VecDeque::new(),
             interval_ms: cfg.heartbeat_ms,
-            next_ping: None,
-            pong_due: None,
-            attempts: 0,
             online: true,
             rng: Rng::new(seed),
             logging: false,
@@ -256,7 +327,12 @@ impl<P, D> Tunnel<P, D> {
     }
 
     pub fn status(&self) -> Status {
-        self.status
+        match self.state {
+            State::Closed => Status::Closed,
+            State::Connecting(_) => Status::Connecting,
+            State::Active(_) => Status::Active,
+            State::Reconnecting { .. } => Status::Reconnecting,
+        }
     }
 
     /// The WebSocket URL of the latest handshake.
@@ -274,105 +350,162 @@ impl<P, D> Tunnel<P, D> {
         self.interval_ms
     }
 
-    /// Whether frames from socket `gen` are accepted now.
-    pub fn accepts(&self, gen: u32) -> bool {
-        self.phase == Phase::Open { gen }
+    /// The one input entry point.
+    pub fn handle(&mut self, input: Input<'_, P, D>) -> Handled<P> {
+        match input {
+            Input::Open => self.open(),
+            Input::Close => self.close(),
+            Input::Emit(p) => return self.emit(p),
+            Input::Unencodable => self.push_event(Event::Error(TunnelError::new(
+                codes::ERR_INVALID_MESSAGE,
+                None,
+            ))),
+            Input::Handshake { gen, result, now } => self.handshake(gen, result, now),
+            Input::SocketOpened { gen, now } => self.socket_opened(gen, now),
+            Input::SocketDown { gen, detail, now } => self.socket_down(gen, detail, now),
+            Input::SendFailed { gen, packet, now } => self.send_failed(gen, packet, now),
+            Input::MessageFrame { gen, len } => {
+                if self.accepts_frame(gen, len, Kind::Message) {
+                    return Handled::Deliver {
+                        content_at: packet::MESSAGE_CONTENT_AT,
+                    };
+                }
+            }
+            Input::Frame {
+                gen,
+                head,
+                len,
+                now,
+            } => return self.frame(gen, head, len, now),
+            Input::Dropped { reason, len } => self.log(|| Log::Dropped { reason, len }),
+            Input::Network { online } => self.network_changed(online),
+            Input::AppShown { now } => self.app_shown(now),
+            Input::Timeout { now } => self.timeout(now),
+        }
+        Handled::Done
+    }
+
+    // ---- outputs ------------------------------------------------------------------
+
+    /// The next thing to do. While ACTIVE, queued messages follow everything else.
+    pub fn poll(&mut self) -> Option<Output<P, D>> {
+        if let Some(o) = self.out.pop_front() {
+            return Some(o);
+        }
+        if let State::Active(link) = self.state {
+            if let Some(p) = self.queue.pop_front() {
+                return Some(Output::Send {
+                    gen: link.gen,
+                    packet: Packet::Message(p),
+                });
+            }
+        }
+        None
+    }
+
+    /// Whether [`Tunnel::poll`] would return something.
+    pub fn has_output(&self) -> bool {
+        !self.out.is_empty() || (matches!(self.state, State::Active(_)) && !self.queue.is_empty())
+    }
+
+    /// When [`Input::Timeout`] is due next (`None`: no timer needed).
+    pub fn poll_timeout(&self) -> Option<u64> {
+        match self.state {
+            State::Reconnecting {
+                retry: Retry::Waiting { at },
+                ..
+            } => Some(at),
+            State::Active(link) => match (link.next_ping, link.pong_due) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            _ => None,
+        }
     }
 
     // ---- inputs -------------------------------------------------------------------
 
-    /// `open()`: CONNECTING at once; no-op unless CLOSED.
-    pub fn open(&mut self) {
-        if self.status != Status::Closed {
+    fn open(&mut self) {
+        if self.state != State::Closed {
             return;
         }
-        self.attempts = 0;
         self.interval_ms = self.cfg.heartbeat_ms;
-        self.set_status(Status::Connecting);
-        self.start_attempt();
+        let attempt = self.next_attempt();
+        self.enter(State::Connecting(attempt));
     }
 
-    /// `close()`: send `close` when ACTIVE, close the socket, CLOSED, emit `close`.
-    /// Returns false (and does nothing) when already CLOSED. Queued messages stay queued
-    /// for a later `open()`.
-    pub fn close(&mut self) -> bool {
-        if self.status == Status::Closed {
-            return false;
+    fn close(&mut self) {
+        if self.state != State::Closed {
+            self.shutdown();
+            self.push_event(Event::Close);
         }
-        self.shutdown();
-        self.push_event(Event::Close);
-        true
     }
 
-    /// `emit()`. While ACTIVE with nothing queued the message goes straight out
-    /// ([`Emit::SendNow`]); otherwise it is queued, or, when the queue is full (only
-    /// possible while not ACTIVE), handed back with an `ERR_QUEUE_OVERFLOW` error event.
-    pub fn emit(&mut self, p: P) -> Emit<P> {
-        if let Phase::Open { gen } = self.phase {
+    fn emit(&mut self, p: P) -> Handled<P> {
+        if let State::Active(link) = self.state {
             if self.queue.is_empty() {
-                return Emit::SendNow { gen, message: p };
+                return Handled::SendNow {
+                    gen: link.gen,
+                    message: p,
+                };
             }
         } else if self.queue.len() >= self.cfg.queue_limit {
             self.push_event(Event::Error(TunnelError::new(
                 codes::ERR_QUEUE_OVERFLOW,
                 None,
             )));
-            return Emit::Overflow(p);
+            return Handled::Overflow(p);
         }
         self.queue.push_back(p);
-        Emit::Queued
+        Handled::Done
     }
 
-    pub fn handshake_succeeded(&mut self, gen: u32, url: String) {
-        if self.phase != (Phase::Handshaking { gen }) {
+    fn handshake(&mut self, gen: u32, result: Result<String, Option<D>>, now: u64) {
+        if self.attempt() != Some(Attempt::Handshake { gen }) {
             return;
         }
-        self.socket_url = Some(url.clone());
-        self.phase = Phase::Opening { gen };
-        self.out.push_back(Output::OpenSocket { gen, url });
+        match result {
+            Ok(url) => {
+                self.socket_url = Some(url.clone());
+                self.set_attempt(Attempt::Socket { gen });
+                self.out.push_back(Output::OpenSocket { gen, url });
+            }
+            Err(detail) => self.attempt_failed(codes::ERR_CONNECT_SERVICE, detail, now),
+        }
     }
 
-    /// The handshake failed; `detail` is what it failed with (the answer without a socket
-    /// URL, the request's failure).
-    pub fn handshake_failed(&mut self, gen: u32, detail: Option<D>, now: u64) {
-        if self.phase != (Phase::Handshaking { gen }) {
+    fn socket_opened(&mut self, gen: u32, now: u64) {
+        if self.attempt() != Some(Attempt::Socket { gen }) {
             return;
         }
-        self.attempt_failed(codes::ERR_CONNECT_SERVICE, detail, now);
-    }
-
-    pub fn socket_opened(&mut self, gen: u32, now: u64) {
-        if self.phase != (Phase::Opening { gen }) {
-            return;
-        }
-        self.phase = Phase::Open { gen };
-        let was = self.status;
-        self.set_status(Status::Active);
-        self.attempts = 0;
-        self.next_ping = Some(now.saturating_add(self.interval_ms));
-        self.pong_due = None;
-        self.push_event(if was == Status::Connecting {
+        let event = if self.status() == Status::Connecting {
             Event::Connect
         } else {
             Event::Reconnect
-        });
+        };
+        self.enter(State::Active(Link {
+            gen,
+            next_ping: Some(now.saturating_add(self.interval_ms)),
+            pong_due: None,
+        }));
+        self.push_event(event);
     }
 
-    /// Socket `gen` closed; `detail` is the platform's close result.
-    pub fn socket_closed(&mut self, gen: u32, detail: Option<D>, now: u64) {
-        self.socket_down(gen, detail, now);
+    /// The socket of attempt `gen` is gone. While opening, the attempt failed (the first
+    /// connection reports `ERR_SOCKET_ERROR`, as 0.8 does); while open, the link is lost
+    /// and `reconnecting` says so (0.8 reports no error for that either).
+    fn socket_down(&mut self, gen: u32, detail: Option<D>, now: u64) {
+        if self.attempt() == Some(Attempt::Socket { gen }) {
+            self.out.push_back(Output::CloseSocket { gen });
+            self.attempt_failed(codes::ERR_SOCKET_ERROR, detail, now);
+        } else if self.link(gen).is_some() {
+            self.out.push_back(Output::CloseSocket { gen });
+            self.link_lost(detail, now);
+        }
     }
 
-    /// Socket `gen` reported an error (or could not be opened); `detail` is the
-    /// platform's error result.
-    pub fn socket_errored(&mut self, gen: u32, detail: Option<D>, now: u64) {
-        self.socket_down(gen, detail, now);
-    }
-
-    /// A `Send` could not be handed to the socket: the message goes back to the head
-    /// of the queue and the link is treated as lost.
-    pub fn send_failed(&mut self, gen: u32, packet: Packet<P>, now: u64) {
-        if self.phase != (Phase::Open { gen }) {
+    fn send_failed(&mut self, gen: u32, packet: Packet<P>, now: u64) {
+        if self.link(gen).is_none() {
             return;
         }
         if let Packet::Message(p) = packet {
@@ -382,55 +515,35 @@ impl<P, D> Tunnel<P, D> {
         self.link_lost(None, now);
     }
 
-    /// A frame on socket `gen` that starts with [`packet::MESSAGE_PREFIX`] and runs past
-    /// it (`len` UTF-16 code units): whether to deliver its content, which starts at
-    /// [`packet::MESSAGE_CONTENT_AT`]. The data path: no copy of the frame, no clock.
-    pub fn message_frame(&mut self, gen: u32, len: usize) -> bool {
-        if !self.accepts(gen) {
-            self.log(|| Log::Dropped {
-                reason: "stale-socket",
-                len,
-            });
-            return false;
-        }
-        if len > self.cfg.max_frame {
-            self.log(|| Log::Dropped {
-                reason: "oversized",
-                len,
-            });
-            return false;
-        }
-        self.log(|| Log::PacketIn {
-            kind: Kind::Message,
-            len,
-        });
-        true
+    /// Whether a frame of `len` units on socket `gen` is taken in (logged either way).
+    fn accepts_frame(&mut self, gen: u32, len: usize, kind: Kind) -> bool {
+        let reason = if self.link(gen).is_none() {
+            "stale-socket"
+        } else if len > self.cfg.max_frame {
+            "oversized"
+        } else {
+            self.log(|| Log::PacketIn { kind, len });
+            return true;
+        };
+        self.log(|| Log::Dropped { reason, len });
+        false
     }
 
-    /// An inbound text frame on socket `gen`: `head` is its first
-    /// [`packet::HEAD_LEN`] UTF-16 code units, `len` its length in UTF-16 code units.
-    pub fn inbound(&mut self, gen: u32, head: &str, len: usize, now: u64) -> Inbound {
-        if !self.accepts(gen) {
-            self.log(|| Log::Dropped {
-                reason: "stale-socket",
-                len,
-            });
-            return Inbound::Done;
-        }
-        if len > self.cfg.max_frame {
-            self.log(|| Log::Dropped {
-                reason: "oversized",
-                len,
-            });
-            return Inbound::Done;
+    fn frame(&mut self, gen: u32, head: &str, len: usize, now: u64) -> Handled<P> {
+        if self.link(gen).is_none() || len > self.cfg.max_frame {
+            self.accepts_frame(gen, len, Kind::Unknown);
+            return Handled::Done;
         }
         let h = packet::parse_head(head, len);
         self.log(|| Log::PacketIn { kind: h.kind, len });
         match (h.kind, h.content_at) {
-            (Kind::Message, Some(content_at)) => return Inbound::Deliver { content_at },
+            (Kind::Message, Some(content_at)) => return Handled::Deliver { content_at },
             (Kind::Pong, _) => {
-                self.pong_due = None;
-                self.next_ping = Some(now.saturating_add(self.interval_ms));
+                let next_ping = Some(now.saturating_add(self.interval_ms));
+                if let Some(link) = self.link(gen) {
+                    link.pong_due = None;
+                    link.next_ping = next_ping;
+                }
             }
             (Kind::Timeout, Some(at)) => {
                 // The value is short, so a valid one is always inside the head.
@@ -442,9 +555,7 @@ impl<P, D> Tunnel<P, D> {
                     Some(ms) => {
                         self.interval_ms = ms;
                         self.log(|| Log::Interval { ms });
-                        if let Phase::Open { gen } = self.phase {
-                            self.ping(gen, now);
-                        }
+                        self.ping(now);
                     }
                     None => self.log(|| Log::Dropped {
                         reason: "bad-timeout",
@@ -452,155 +563,133 @@ impl<P, D> Tunnel<P, D> {
                     }),
                 }
             }
-            (Kind::Close, _) => {
-                self.close();
-            }
+            (Kind::Close, _) => self.close(),
             _ => self.log(|| Log::Dropped {
                 reason: "unknown-packet",
                 len,
             }),
         }
-        Inbound::Done
+        Handled::Done
     }
 
-    /// A delivered `message` frame turned out unusable (invalid JSON, no type).
-    pub fn dropped(&mut self, reason: &'static str, len: usize) {
-        self.log(|| Log::Dropped { reason, len });
-    }
-
-    /// The content of an `emit()` could not be encoded.
-    pub fn reject_message(&mut self) {
-        self.push_event(Event::Error(TunnelError::new(
-            codes::ERR_INVALID_MESSAGE,
-            None,
-        )));
-    }
-
-    /// The network went on or off. Coming back retries at once; while off, retries wait.
-    pub fn network_changed(&mut self, online: bool) {
+    fn network_changed(&mut self, online: bool) {
         self.online = online;
-        match self.phase {
-            Phase::Offline | Phase::Waiting { .. } if online => self.retry_now(),
-            Phase::Waiting { .. } => {
-                self.phase = Phase::Offline;
+        let State::Reconnecting { attempts, retry } = self.state else {
+            return;
+        };
+        match retry {
+            Retry::Offline | Retry::Waiting { .. } if online => self.retry_now(),
+            Retry::Waiting { .. } => {
+                self.state = State::Reconnecting {
+                    attempts,
+                    retry: Retry::Offline,
+                };
                 self.log(|| Log::Offline);
             }
             _ => {}
         }
     }
 
-    /// The app returned to the foreground: retry at once when reconnecting, and check
-    /// an ACTIVE link with an immediate ping (sockets often die in the background).
-    pub fn app_shown(&mut self, now: u64) {
-        match self.phase {
-            Phase::Offline | Phase::Waiting { .. } => self.retry_now(),
-            Phase::Open { gen } if self.pong_due.is_none() => self.ping(gen, now),
+    fn app_shown(&mut self, now: u64) {
+        match self.state {
+            State::Reconnecting {
+                retry: Retry::Offline | Retry::Waiting { .. },
+                ..
+            } => self.retry_now(),
+            State::Active(link) if link.pong_due.is_none() => self.ping(now),
             _ => {}
         }
     }
 
-    /// The timer armed at [`Tunnel::poll_timeout`] fired (or any later time).
-    pub fn handle_timeout(&mut self, now: u64) {
-        match self.phase {
-            Phase::Waiting { at } if now >= at => self.retry_now(),
-            Phase::Open { gen } => {
-                if self.pong_due.is_some_and(|due| now >= due) {
+    fn timeout(&mut self, now: u64) {
+        match self.state {
+            State::Reconnecting {
+                retry: Retry::Waiting { at },
+                ..
+            } if now >= at => self.retry_now(),
+            State::Active(link) => {
+                if link.pong_due.is_some_and(|due| now >= due) {
                     self.log(|| Log::LinkDead);
-                    self.out.push_back(Output::CloseSocket { gen });
+                    self.out.push_back(Output::CloseSocket { gen: link.gen });
                     self.link_lost(None, now);
-                } else if self.next_ping.is_some_and(|at| now >= at) {
-                    self.ping(gen, now);
+                } else if link.next_ping.is_some_and(|at| now >= at) {
+                    self.ping(now);
                 }
             }
             _ => {}
         }
     }
 
-    // ---- outputs ------------------------------------------------------------------
+    // ---- internals ----------------------------------------------------------------
 
-    /// The next thing to do. While ACTIVE, queued messages follow everything else.
-    pub fn poll(&mut self) -> Option<Output<P, D>> {
-        if let Some(o) = self.out.pop_front() {
-            return Some(o);
-        }
-        if let Phase::Open { gen } = self.phase {
-            if let Some(p) = self.queue.pop_front() {
-                return Some(Output::Send {
-                    gen,
-                    packet: Packet::Message(p),
-                });
-            }
-        }
-        None
-    }
-
-    /// Whether [`Tunnel::poll`] would return something.
-    pub fn has_output(&self) -> bool {
-        !self.out.is_empty() || (matches!(self.phase, Phase::Open { .. }) && !self.queue.is_empty())
-    }
-
-    /// When [`Tunnel::handle_timeout`] must be called next (`None`: no timer needed).
-    pub fn poll_timeout(&self) -> Option<u64> {
-        match self.phase {
-            Phase::Waiting { at } => Some(at),
-            Phase::Open { .. } => match (self.next_ping, self.pong_due) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            },
+    /// The attempt in progress, if any.
+    fn attempt(&self) -> Option<Attempt> {
+        match self.state {
+            State::Connecting(a)
+            | State::Reconnecting {
+                retry: Retry::Trying(a),
+                ..
+            } => Some(a),
             _ => None,
         }
     }
 
-    // ---- internals ----------------------------------------------------------------
-
-    fn start_attempt(&mut self) {
-        self.gen = self.gen.wrapping_add(1);
-        self.phase = Phase::Handshaking { gen: self.gen };
-        self.out.push_back(Output::Handshake { gen: self.gen });
-    }
-
-    fn retry_now(&mut self) {
-        self.attempts = self.attempts.saturating_add(1);
-        self.start_attempt();
-    }
-
-    /// The socket of attempt `gen` is gone. While opening, the attempt failed (the first
-    /// connection reports `ERR_SOCKET_ERROR`, as 0.8 does); while open, the link is lost
-    /// and `reconnecting` says so (0.8 reports no error for that either).
-    fn socket_down(&mut self, gen: u32, detail: Option<D>, now: u64) {
-        match self.phase {
-            Phase::Opening { gen: g } if g == gen => {
-                self.out.push_back(Output::CloseSocket { gen });
-                self.attempt_failed(codes::ERR_SOCKET_ERROR, detail, now);
-            }
-            Phase::Open { gen: g } if g == gen => {
-                self.out.push_back(Output::CloseSocket { gen });
-                self.link_lost(detail, now);
-            }
+    fn set_attempt(&mut self, next: Attempt) {
+        match &mut self.state {
+            State::Connecting(a)
+            | State::Reconnecting {
+                retry: Retry::Trying(a),
+                ..
+            } => *a = next,
             _ => {}
+        }
+    }
+
+    /// The open link of socket `gen`, if that is the one open now.
+    fn link(&mut self, gen: u32) -> Option<&mut Link> {
+        match &mut self.state {
+            State::Active(link) if link.gen == gen => Some(link),
+            _ => None,
+        }
+    }
+
+    /// A new attempt: a new generation and its handshake.
+    fn next_attempt(&mut self) -> Attempt {
+        self.gen = self.gen.wrapping_add(1);
+        self.out.push_back(Output::Handshake { gen: self.gen });
+        Attempt::Handshake { gen: self.gen }
+    }
+
+    /// The next reconnection attempt, now (from `Waiting` or `Offline`).
+    fn retry_now(&mut self) {
+        if let State::Reconnecting { attempts, .. } = self.state {
+            let attempt = self.next_attempt();
+            self.state = State::Reconnecting {
+                attempts: attempts.saturating_add(1),
+                retry: Retry::Trying(attempt),
+            };
         }
     }
 
     /// An attempt (handshake or socket) failed: the first connection gives up with
     /// `code`; a reconnection waits and tries again.
     fn attempt_failed(&mut self, code: u16, detail: Option<D>, now: u64) {
-        match self.status {
-            Status::Connecting => {
-                self.phase = Phase::Idle;
-                self.set_status(Status::Closed);
+        match self.state {
+            State::Connecting(_) => {
+                self.enter(State::Closed);
                 self.push_event(Event::Error(TunnelError::new(code, detail)));
             }
-            Status::Reconnecting => self.schedule_retry(detail, now),
-            Status::Active | Status::Closed => {}
+            State::Reconnecting { .. } => self.schedule_retry(detail, now),
+            State::Active(_) | State::Closed => {}
         }
     }
 
     /// The link of an ACTIVE tunnel is gone (`detail`: the platform's report, if any).
     fn link_lost(&mut self, detail: Option<D>, now: u64) {
-        self.next_ping = None;
-        self.pong_due = None;
-        self.attempts = 0;
-        self.set_status(Status::Reconnecting);
+        self.enter(State::Reconnecting {
+            attempts: 0,
+            retry: Retry::Offline,
+        });
         self.push_event(Event::Reconnecting);
         self.schedule_retry(detail, now);
     }
@@ -608,64 +697,69 @@ impl<P, D> Tunnel<P, D> {
     /// Wait for the next attempt, or give up with `ERR_RECONNECT` carrying the detail of
     /// the last failure.
     fn schedule_retry(&mut self, detail: Option<D>, now: u64) {
-        if self
-            .cfg
-            .max_attempts
-            .is_some_and(|max| self.attempts >= max)
-        {
-            let attempts = self.attempts;
+        let State::Reconnecting { attempts, .. } = self.state else {
+            return;
+        };
+        let retry = if self.cfg.max_attempts.is_some_and(|max| attempts >= max) {
             self.log(|| Log::GaveUp { attempts });
             self.shutdown();
             self.push_event(Event::Close);
             self.push_event(Event::Error(TunnelError::new(codes::ERR_RECONNECT, detail)));
             return;
-        }
-        if !self.online {
-            self.phase = Phase::Offline;
+        } else if !self.online {
             self.log(|| Log::Offline);
-            return;
-        }
-        let delay_ms = self.cfg.backoff.delay(self.attempts, &mut self.rng);
-        self.phase = Phase::Waiting {
-            at: now.saturating_add(delay_ms),
+            Retry::Offline
+        } else {
+            let delay_ms = self.cfg.backoff.delay(attempts, &mut self.rng);
+            let attempt = attempts.saturating_add(1);
+            self.log(|| Log::Retry { attempt, delay_ms });
+            Retry::Waiting {
+                at: now.saturating_add(delay_ms),
+            }
         };
-        let attempt = self.attempts.saturating_add(1);
-        self.log(|| Log::Retry { attempt, delay_ms });
+        self.state = State::Reconnecting { attempts, retry };
     }
 
-    fn ping(&mut self, gen: u32, now: u64) {
-        self.next_ping = None;
-        self.pong_due = Some(now.saturating_add(self.interval_ms));
-        self.out.push_back(Output::Send {
-            gen,
-            packet: Packet::Ping,
-        });
+    /// Send `ping` on the open link and expect a `pong` within the interval.
+    fn ping(&mut self, now: u64) {
+        let interval = self.interval_ms;
+        if let State::Active(link) = &mut self.state {
+            link.next_ping = None;
+            link.pong_due = Some(now.saturating_add(interval));
+            let gen = link.gen;
+            self.out.push_back(Output::Send {
+                gen,
+                packet: Packet::Ping,
+            });
+        }
     }
 
     /// Leave every connection state for CLOSED (no event).
     fn shutdown(&mut self) {
-        match self.phase {
-            Phase::Open { gen } => {
+        match self.state {
+            State::Active(link) => {
+                let gen = link.gen;
                 self.out.push_back(Output::Send {
                     gen,
                     packet: Packet::Close,
                 });
                 self.out.push_back(Output::CloseSocket { gen });
             }
-            Phase::Opening { gen } => self.out.push_back(Output::CloseSocket { gen }),
-            _ => {}
+            _ => {
+                if let Some(Attempt::Socket { gen }) = self.attempt() {
+                    self.out.push_back(Output::CloseSocket { gen });
+                }
+            }
         }
-        self.phase = Phase::Idle;
-        self.next_ping = None;
-        self.pong_due = None;
-        self.attempts = 0;
-        self.set_status(Status::Closed);
+        self.enter(State::Closed);
     }
 
-    fn set_status(&mut self, to: Status) {
-        let from = self.status;
+    /// Move to `next`, logging a change of public state.
+    fn enter(&mut self, next: State) {
+        let from = self.status();
+        self.state = next;
+        let to = self.status();
         if from != to {
-            self.status = to;
             self.log(|| Log::State { from, to });
         }
     }

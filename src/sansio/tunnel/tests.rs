@@ -50,13 +50,13 @@ impl Harness {
 
     /// `emit` as the runtime does it: a message sent at once counts as sent.
     fn emit(&mut self, m: u32) -> Result<(), u32> {
-        match self.t.emit(m) {
-            Emit::SendNow { message, .. } => {
+        match self.t.handle(Input::Emit(m)) {
+            Handled::SendNow { message, .. } => {
                 self.sent.push(Packet::Message(message));
                 Ok(())
             }
-            Emit::Queued => Ok(()),
-            Emit::Overflow(m) => Err(m),
+            Handled::Overflow(m) => Err(m),
+            _ => Ok(()),
         }
     }
 
@@ -66,31 +66,40 @@ impl Harness {
 
     /// Open and complete the handshake and socket of the current attempt.
     fn connect(&mut self) {
-        self.t.open();
+        self.t.handle(Input::Open);
         self.drain();
         self.complete_attempt();
     }
 
     fn complete_attempt(&mut self) {
         let gen = self.last_gen();
-        self.t.handshake_succeeded(gen, "ws://t".into());
+        self.t.handle(Input::Handshake {
+            gen,
+            result: Ok("ws://t".into()),
+            now: 0,
+        });
         self.drain();
-        self.t.socket_opened(gen, self.now);
+        self.t.handle(Input::SocketOpened { gen, now: self.now });
         self.drain();
     }
 
     fn advance_to_timer(&mut self) {
         let at = self.t.poll_timeout().expect("a timer is armed");
         self.now = self.now.max(at);
-        self.t.handle_timeout(self.now);
+        self.t.handle(Input::Timeout { now: self.now });
         self.drain();
     }
 
-    fn frame(&mut self, frame: &str) -> Inbound {
+    fn frame(&mut self, frame: &str) -> Handled<u32> {
         let units: Vec<u16> = frame.encode_utf16().collect();
         let head = String::from_utf16_lossy(&units[..units.len().min(packet::HEAD_LEN)]);
         let gen = self.last_gen();
-        let r = self.t.inbound(gen, &head, units.len(), self.now);
+        let r = self.t.handle(Input::Frame {
+            gen,
+            head: &head,
+            len: units.len(),
+            now: self.now,
+        });
         self.drain();
         r
     }
@@ -119,7 +128,7 @@ fn open_is_connecting_synchronously_and_connects() {
     let mut h = Harness::new(cfg());
     h.emit(1).unwrap();
     h.emit(2).unwrap();
-    h.t.open();
+    h.t.handle(Input::Open);
     assert_eq!(h.t.status(), Status::Connecting);
     h.drain();
     assert_eq!(h.handshakes, vec![1]);
@@ -136,8 +145,8 @@ fn open_is_connecting_synchronously_and_connects() {
 #[test]
 fn open_twice_is_a_no_op() {
     let mut h = Harness::new(cfg());
-    h.t.open();
-    h.t.open();
+    h.t.handle(Input::Open);
+    h.t.handle(Input::Open);
     h.drain();
     assert_eq!(h.handshakes.len(), 1);
 }
@@ -145,9 +154,13 @@ fn open_twice_is_a_no_op() {
 #[test]
 fn first_handshake_failure_closes_with_1001() {
     let mut h = Harness::new(cfg());
-    h.t.open();
+    h.t.handle(Input::Open);
     h.drain();
-    h.t.handshake_failed(1, Some("500".into()), h.now);
+    h.t.handle(Input::Handshake {
+        gen: 1,
+        result: Err(Some("500".into())),
+        now: h.now,
+    });
     h.drain();
     assert_eq!(h.t.status(), Status::Closed);
     assert_eq!(
@@ -164,11 +177,19 @@ fn first_handshake_failure_closes_with_1001() {
 fn first_socket_failure_closes_with_3001_as_0_8_does() {
     // An error while CONNECTING, with the platform's result as detail.
     let mut h = Harness::new(cfg());
-    h.t.open();
+    h.t.handle(Input::Open);
     h.drain();
-    h.t.handshake_succeeded(1, "ws://x".into());
+    h.t.handle(Input::Handshake {
+        gen: 1,
+        result: Ok("ws://x".into()),
+        now: 0,
+    });
     h.drain();
-    h.t.socket_errored(1, Some("errMsg".into()), h.now);
+    h.t.handle(Input::SocketDown {
+        gen: 1,
+        detail: Some("errMsg".into()),
+        now: h.now,
+    });
     h.drain();
     assert_eq!(h.t.status(), Status::Closed);
     let events = h.take_events();
@@ -184,17 +205,29 @@ fn first_socket_failure_closes_with_3001_as_0_8_does() {
     }
     assert_eq!(h.closed_sockets, vec![1]);
     // The close that follows the error is ignored.
-    h.t.socket_closed(1, None, h.now);
+    h.t.handle(Input::SocketDown {
+        gen: 1,
+        detail: None,
+        now: h.now,
+    });
     h.drain();
     assert!(h.take_events().is_empty());
 
     // A close while CONNECTING is the same failure.
     let mut h = Harness::new(cfg());
-    h.t.open();
+    h.t.handle(Input::Open);
     h.drain();
-    h.t.handshake_succeeded(1, "ws://x".into());
+    h.t.handle(Input::Handshake {
+        gen: 1,
+        result: Ok("ws://x".into()),
+        now: 0,
+    });
     h.drain();
-    h.t.socket_closed(1, Some("1006".into()), h.now);
+    h.t.handle(Input::SocketDown {
+        gen: 1,
+        detail: Some("1006".into()),
+        now: h.now,
+    });
     h.drain();
     assert_eq!(h.t.status(), Status::Closed);
     assert_eq!(
@@ -211,7 +244,11 @@ fn drop_reconnects_with_a_fresh_handshake() {
     let mut h = Harness::new(cfg());
     h.connect();
     h.take_events();
-    h.t.socket_closed(1, None, h.now);
+    h.t.handle(Input::SocketDown {
+        gen: 1,
+        detail: None,
+        now: h.now,
+    });
     h.drain();
     assert_eq!(h.t.status(), Status::Reconnecting);
     assert_eq!(h.take_events(), vec![Event::Reconnecting]);
@@ -230,8 +267,16 @@ fn socket_error_while_active_reconnects_without_an_error_event() {
     let mut h = Harness::new(cfg());
     h.connect();
     h.take_events();
-    h.t.socket_errored(1, Some("reset".into()), h.now);
-    h.t.socket_closed(1, None, h.now);
+    h.t.handle(Input::SocketDown {
+        gen: 1,
+        detail: Some("reset".into()),
+        now: h.now,
+    });
+    h.t.handle(Input::SocketDown {
+        gen: 1,
+        detail: None,
+        now: h.now,
+    });
     h.drain();
     assert_eq!(h.take_events(), vec![Event::Reconnecting]);
     assert_eq!(h.t.status(), Status::Reconnecting);
@@ -245,7 +290,11 @@ fn giving_up_at_once_carries_the_lost_link_detail() {
     });
     h.connect();
     h.take_events();
-    h.t.socket_closed(1, Some("1006".into()), h.now);
+    h.t.handle(Input::SocketDown {
+        gen: 1,
+        detail: Some("1006".into()),
+        now: h.now,
+    });
     h.drain();
     assert_eq!(
         h.take_events(),
@@ -263,18 +312,34 @@ fn failed_reconnect_socket_schedules_another_attempt() {
     // The official client stays RECONNECTING forever here.
     let mut h = Harness::new(cfg());
     h.connect();
-    h.t.socket_closed(1, None, h.now);
+    h.t.handle(Input::SocketDown {
+        gen: 1,
+        detail: None,
+        now: h.now,
+    });
     h.drain();
     h.advance_to_timer();
-    h.t.handshake_succeeded(2, "ws://t".into());
+    h.t.handle(Input::Handshake {
+        gen: 2,
+        result: Ok("ws://t".into()),
+        now: 0,
+    });
     h.drain();
-    h.t.socket_errored(2, None, h.now);
+    h.t.handle(Input::SocketDown {
+        gen: 2,
+        detail: None,
+        now: h.now,
+    });
     h.drain();
     assert_eq!(h.t.status(), Status::Reconnecting);
     assert!(h.t.poll_timeout().is_some());
     h.advance_to_timer();
     assert_eq!(h.handshakes, vec![1, 2, 3]);
-    h.t.handshake_failed(3, None, h.now);
+    h.t.handle(Input::Handshake {
+        gen: 3,
+        result: Err(None),
+        now: h.now,
+    });
     h.drain();
     h.advance_to_timer();
     assert_eq!(h.handshakes, vec![1, 2, 3, 4]);
@@ -291,7 +356,11 @@ fn retries_without_limit_by_default_with_growing_caps() {
     };
     let mut h = Harness::new(c);
     h.connect();
-    h.t.socket_closed(1, None, h.now);
+    h.t.handle(Input::SocketDown {
+        gen: 1,
+        detail: None,
+        now: h.now,
+    });
     h.drain();
     for _ in 0..50 {
         let before = h.now;
@@ -299,7 +368,11 @@ fn retries_without_limit_by_default_with_growing_caps() {
         assert!(at - before <= 1600);
         h.advance_to_timer();
         let gen = h.last_gen();
-        h.t.handshake_failed(gen, None, h.now);
+        h.t.handle(Input::Handshake {
+            gen,
+            result: Err(None),
+            now: h.now,
+        });
         h.drain();
         assert_eq!(h.t.status(), Status::Reconnecting);
     }
@@ -322,12 +395,20 @@ fn max_attempts_gives_up_with_close_then_2001() {
     let mut h = Harness::new(c);
     h.connect();
     h.take_events();
-    h.t.socket_closed(1, None, h.now);
+    h.t.handle(Input::SocketDown {
+        gen: 1,
+        detail: None,
+        now: h.now,
+    });
     h.drain();
     for _ in 0..2 {
         h.advance_to_timer();
         let gen = h.last_gen();
-        h.t.handshake_failed(gen, Some("down".into()), h.now);
+        h.t.handle(Input::Handshake {
+            gen,
+            result: Err(Some("down".into())),
+            now: h.now,
+        });
         h.drain();
     }
     assert_eq!(h.t.status(), Status::Closed);
@@ -350,7 +431,11 @@ fn zero_attempts_never_reconnects() {
     let mut h = Harness::new(c);
     h.connect();
     h.take_events();
-    h.t.socket_closed(1, None, h.now);
+    h.t.handle(Input::SocketDown {
+        gen: 1,
+        detail: None,
+        now: h.now,
+    });
     h.drain();
     assert_eq!(h.t.status(), Status::Closed);
     assert_eq!(
@@ -421,13 +506,17 @@ fn server_close_closes_without_reconnect() {
     let mut h = Harness::new(cfg());
     h.connect();
     h.take_events();
-    assert_eq!(h.frame("close"), Inbound::Done);
+    assert_eq!(h.frame("close"), Handled::Done);
     assert_eq!(h.t.status(), Status::Closed);
     assert_eq!(h.take_events(), vec![Event::Close]);
     assert_eq!(h.sent.last(), Some(&Packet::Close));
     assert_eq!(h.closed_sockets, vec![1]);
     assert_eq!(h.t.poll_timeout(), None);
-    h.t.socket_closed(1, None, h.now);
+    h.t.handle(Input::SocketDown {
+        gen: 1,
+        detail: None,
+        now: h.now,
+    });
     h.drain();
     assert!(h.take_events().is_empty());
 }
@@ -437,23 +526,30 @@ fn close_sends_close_packet_only_when_active() {
     let mut h = Harness::new(cfg());
     h.connect();
     h.take_events();
-    assert!(h.t.close());
+    h.t.handle(Input::Close);
     h.drain();
     assert_eq!(h.sent.last(), Some(&Packet::Close));
     assert_eq!(h.take_events(), vec![Event::Close]);
-    assert!(!h.t.close());
+    h.t.handle(Input::Close);
     h.drain();
-    assert!(h.take_events().is_empty());
+    assert!(
+        h.take_events().is_empty(),
+        "closing a closed tunnel does nothing"
+    );
 
     let mut h = Harness::new(cfg());
-    h.t.open();
+    h.t.handle(Input::Open);
     h.drain();
-    assert!(h.t.close());
+    h.t.handle(Input::Close);
     h.drain();
     assert!(h.sent.is_empty());
     assert_eq!(h.take_events(), vec![Event::Close]);
     // The handshake answer that arrives after close() is ignored.
-    h.t.handshake_succeeded(1, "ws://late".into());
+    h.t.handle(Input::Handshake {
+        gen: 1,
+        result: Ok("ws://late".into()),
+        now: 0,
+    });
     h.drain();
     assert!(h.sockets.is_empty());
     assert_eq!(h.t.status(), Status::Closed);
@@ -463,10 +559,14 @@ fn close_sends_close_packet_only_when_active() {
 fn close_while_reconnecting_stops_everything() {
     let mut h = Harness::new(cfg());
     h.connect();
-    h.t.socket_closed(1, None, h.now);
+    h.t.handle(Input::SocketDown {
+        gen: 1,
+        detail: None,
+        now: h.now,
+    });
     h.drain();
     assert!(h.t.poll_timeout().is_some());
-    h.t.close();
+    h.t.handle(Input::Close);
     h.drain();
     assert_eq!(h.t.status(), Status::Closed);
     assert_eq!(h.t.poll_timeout(), None);
@@ -476,7 +576,7 @@ fn close_while_reconnecting_stops_everything() {
 fn reopen_after_close_connects_again() {
     let mut h = Harness::new(cfg());
     h.connect();
-    h.t.close();
+    h.t.handle(Input::Close);
     h.drain();
     h.take_events();
     h.emit(9).unwrap();
@@ -489,17 +589,35 @@ fn reopen_after_close_connects_again() {
 fn stale_sockets_are_ignored() {
     let mut h = Harness::new(cfg());
     h.connect();
-    h.t.socket_closed(1, None, h.now);
+    h.t.handle(Input::SocketDown {
+        gen: 1,
+        detail: None,
+        now: h.now,
+    });
     h.drain();
     h.advance_to_timer();
     h.complete_attempt();
     h.take_events();
     // Reports from socket 1 after socket 2 took over change nothing.
-    h.t.socket_closed(1, None, h.now);
-    h.t.socket_errored(1, None, h.now);
-    h.t.socket_opened(1, h.now);
+    h.t.handle(Input::SocketDown {
+        gen: 1,
+        detail: None,
+        now: h.now,
+    });
+    h.t.handle(Input::SocketDown {
+        gen: 1,
+        detail: None,
+        now: h.now,
+    });
+    h.t.handle(Input::SocketOpened { gen: 1, now: h.now });
     let units = "close".encode_utf16().count();
-    assert_eq!(h.t.inbound(1, "close", units, h.now), Inbound::Done);
+    let stale = Input::Frame {
+        gen: 1,
+        head: "close",
+        len: units,
+        now: h.now,
+    };
+    assert_eq!(h.t.handle(stale), Handled::Done);
     h.drain();
     assert_eq!(h.t.status(), Status::Active);
     assert!(h.take_events().is_empty());
@@ -542,10 +660,14 @@ fn failed_send_is_requeued_in_order() {
     let mut h = Harness::new(cfg());
     h.connect();
     // The socket refuses message 1: it goes back to the head, 2 and 3 queue behind it.
-    let Emit::SendNow { gen, message } = h.t.emit(1) else {
+    let Handled::SendNow { gen, message } = h.t.handle(Input::Emit(1)) else {
         panic!("an active tunnel sends at once")
     };
-    h.t.send_failed(gen, Packet::Message(message), h.now);
+    h.t.handle(Input::SendFailed {
+        gen,
+        packet: Packet::Message(message),
+        now: h.now,
+    });
     h.emit(2).unwrap();
     h.emit(3).unwrap();
     h.drain();
@@ -560,13 +682,17 @@ fn failed_send_is_requeued_in_order() {
 fn offline_waits_and_online_retries_at_once() {
     let mut h = Harness::new(cfg());
     h.connect();
-    h.t.network_changed(false);
-    h.t.socket_closed(1, None, h.now);
+    h.t.handle(Input::Network { online: false });
+    h.t.handle(Input::SocketDown {
+        gen: 1,
+        detail: None,
+        now: h.now,
+    });
     h.drain();
     assert_eq!(h.t.status(), Status::Reconnecting);
     assert_eq!(h.t.poll_timeout(), None, "no retries while offline");
     assert!(h.logs.contains(&Log::Offline));
-    h.t.network_changed(true);
+    h.t.handle(Input::Network { online: true });
     h.drain();
     assert_eq!(h.handshakes, vec![1, 2]);
 }
@@ -575,12 +701,16 @@ fn offline_waits_and_online_retries_at_once() {
 fn going_offline_while_waiting_suspends_the_timer() {
     let mut h = Harness::new(cfg());
     h.connect();
-    h.t.socket_closed(1, None, h.now);
+    h.t.handle(Input::SocketDown {
+        gen: 1,
+        detail: None,
+        now: h.now,
+    });
     h.drain();
     assert!(h.t.poll_timeout().is_some());
-    h.t.network_changed(false);
+    h.t.handle(Input::Network { online: false });
     assert_eq!(h.t.poll_timeout(), None);
-    h.t.network_changed(true);
+    h.t.handle(Input::Network { online: true });
     h.drain();
     assert_eq!(h.handshakes.len(), 2);
 }
@@ -594,9 +724,13 @@ fn network_back_skips_the_back_off() {
     };
     let mut h = Harness::new(c);
     h.connect();
-    h.t.socket_closed(1, None, h.now);
+    h.t.handle(Input::SocketDown {
+        gen: 1,
+        detail: None,
+        now: h.now,
+    });
     h.drain();
-    h.t.network_changed(true);
+    h.t.handle(Input::Network { online: true });
     h.drain();
     assert_eq!(h.handshakes, vec![1, 2]);
 }
@@ -605,22 +739,26 @@ fn network_back_skips_the_back_off() {
 fn app_show_retries_or_pings() {
     let mut h = Harness::new(cfg());
     h.connect();
-    h.t.app_shown(h.now);
+    h.t.handle(Input::AppShown { now: h.now });
     h.drain();
     assert_eq!(h.sent.last(), Some(&Packet::Ping));
     // A second show while the ping is outstanding sends nothing more.
-    h.t.app_shown(h.now);
+    h.t.handle(Input::AppShown { now: h.now });
     h.drain();
     assert_eq!(h.sent.iter().filter(|p| **p == Packet::Ping).count(), 1);
-    h.t.socket_closed(1, None, h.now);
+    h.t.handle(Input::SocketDown {
+        gen: 1,
+        detail: None,
+        now: h.now,
+    });
     h.drain();
-    h.t.app_shown(h.now);
+    h.t.handle(Input::AppShown { now: h.now });
     h.drain();
     assert_eq!(h.handshakes, vec![1, 2]);
     // Nothing happens while closed or connecting.
     let mut c = Harness::new(cfg());
-    c.t.app_shown(c.now);
-    c.t.network_changed(true);
+    c.t.handle(Input::AppShown { now: c.now });
+    c.t.handle(Input::Network { online: true });
     c.drain();
     assert!(c.handshakes.is_empty());
 }
@@ -642,17 +780,17 @@ fn hostile_frames_are_dropped_without_leaving_active() {
         "PONG",
         &"x".repeat(1000),
     ] {
-        assert_eq!(h.frame(f), Inbound::Done, "{f:?}");
+        assert_eq!(h.frame(f), Handled::Done, "{f:?}");
     }
     let big = ["message:", &"x".repeat(200)].concat();
-    assert_eq!(h.frame(&big), Inbound::Done);
+    assert_eq!(h.frame(&big), Handled::Done);
     assert!(h.logs.contains(&Log::Dropped {
         reason: "oversized",
         len: 208
     }));
     assert_eq!(
         h.frame(r#"message:{"type":"a"}"#),
-        Inbound::Deliver { content_at: 8 }
+        Handled::Deliver { content_at: 8 }
     );
     assert_eq!(h.t.status(), Status::Active);
     assert!(h.take_events().is_empty());
@@ -663,11 +801,19 @@ fn message_frames_by_prefix() {
     let mut c = cfg();
     c.max_frame = 100;
     let mut h = Harness::new(c);
-    assert!(!h.t.message_frame(1, 20), "nothing is open yet");
+    let message = |gen, len| Input::MessageFrame { gen, len };
+    assert_eq!(
+        h.t.handle(message(1, 20)),
+        Handled::Done,
+        "nothing is open yet"
+    );
     h.connect();
-    assert!(h.t.message_frame(1, 20));
-    assert!(!h.t.message_frame(1, 101));
-    assert!(!h.t.message_frame(0, 20), "stale socket");
+    let deliver = Handled::Deliver {
+        content_at: packet::MESSAGE_CONTENT_AT,
+    };
+    assert_eq!(h.t.handle(message(1, 20)), deliver);
+    assert_eq!(h.t.handle(message(1, 101)), Handled::Done);
+    assert_eq!(h.t.handle(message(0, 20)), Handled::Done, "stale socket");
     h.drain();
     assert!(h.logs.contains(&Log::PacketIn {
         kind: Kind::Message,
@@ -692,7 +838,7 @@ fn logs_state_changes() {
         to: Status::Active
     }));
     let mut quiet: Tunnel<u32> = Tunnel::new(cfg(), 1);
-    quiet.open();
+    quiet.handle(Input::Open);
     while let Some(o) = quiet.poll() {
         assert!(!matches!(o, Output::Log(_)));
     }
@@ -824,7 +970,11 @@ mod props {
                 }
             } else {
                 self.fail_next = false;
-                self.t.send_failed(gen, packet, self.now);
+                self.t.handle(Input::SendFailed {
+                    gen,
+                    packet: packet,
+                    now: self.now,
+                });
             }
         }
 
@@ -858,67 +1008,102 @@ mod props {
         fn apply(&mut self, op: &Op) {
             let now = self.now;
             match op {
-                Op::Open => self.t.open(),
+                Op::Open => {
+                    self.t.handle(Input::Open);
+                }
                 Op::Close => {
-                    self.t.close();
+                    self.t.handle(Input::Close);
                 }
                 Op::Emit => {
                     let m = self.next_msg;
                     self.next_msg += 1;
-                    match self.t.emit(m) {
-                        Emit::SendNow { gen, message } => {
+                    match self.t.handle(Input::Emit(m)) {
+                        Handled::SendNow { gen, message } => {
                             self.accepted += 1;
                             self.out_of_band = Some((gen, message));
                         }
-                        Emit::Queued => self.accepted += 1,
-                        Emit::Overflow(_) => {}
+                        Handled::Overflow(_) => {}
+                        _ => self.accepted += 1,
                     }
                 }
                 Op::HandshakeOk => {
                     if let Some(g) = self.pending_handshake.take() {
-                        self.t.handshake_succeeded(g, "ws://m".into());
+                        self.t.handle(Input::Handshake {
+                            gen: g,
+                            result: Ok("ws://m".into()),
+                            now: 0,
+                        });
                     }
                 }
                 Op::HandshakeFail => {
                     if let Some(g) = self.pending_handshake.take() {
-                        self.t.handshake_failed(g, None, now);
+                        self.t.handle(Input::Handshake {
+                            gen: g,
+                            result: Err(None),
+                            now: now,
+                        });
                     }
                 }
                 Op::SocketOpen => {
                     if let Some(g) = self.connecting_socket.take() {
                         self.open_socket = Some(g);
-                        self.t.socket_opened(g, now);
+                        self.t.handle(Input::SocketOpened { gen: g, now: now });
                     }
                 }
                 Op::SocketClose => {
                     if let Some(g) = self.open_socket.take().or(self.connecting_socket.take()) {
-                        self.t.socket_closed(g, None, now);
+                        self.t.handle(Input::SocketDown {
+                            gen: g,
+                            detail: None,
+                            now: now,
+                        });
                     }
                 }
                 Op::SocketError => {
                     if let Some(g) = self.open_socket.take().or(self.connecting_socket.take()) {
-                        self.t.socket_errored(g, None, now);
+                        self.t.handle(Input::SocketDown {
+                            gen: g,
+                            detail: None,
+                            now: now,
+                        });
                     }
                 }
                 Op::StaleReport => {
                     let g = self.last_gen.wrapping_sub(1);
-                    self.t.socket_closed(g, None, now);
-                    self.t.socket_opened(g, now);
-                    self.t.handshake_succeeded(g, "ws://stale".into());
+                    self.t.handle(Input::SocketDown {
+                        gen: g,
+                        detail: None,
+                        now: now,
+                    });
+                    self.t.handle(Input::SocketOpened { gen: g, now: now });
+                    self.t.handle(Input::Handshake {
+                        gen: g,
+                        result: Ok("ws://stale".into()),
+                        now: 0,
+                    });
                 }
                 Op::Advance(ms) => self.now += ms,
                 Op::FireTimer => {
                     if let Some(at) = self.t.poll_timeout() {
                         self.now = self.now.max(at);
-                        self.t.handle_timeout(self.now);
+                        self.t.handle(Input::Timeout { now: self.now });
                     }
                 }
-                Op::Network(on) => self.t.network_changed(*on),
-                Op::AppShow => self.t.app_shown(now),
+                Op::Network(on) => {
+                    self.t.handle(Input::Network { online: *on });
+                }
+                Op::AppShow => {
+                    self.t.handle(Input::AppShown { now: now });
+                }
                 Op::Frame(f) => {
                     if let Some(g) = self.open_socket {
                         let len = f.encode_utf16().count();
-                        self.t.inbound(g, f, len, now);
+                        self.t.handle(Input::Frame {
+                            gen: g,
+                            head: f,
+                            len,
+                            now,
+                        });
                     }
                 }
                 Op::FailNextSend => self.fail_next = true,
@@ -982,19 +1167,19 @@ mod props {
                 m.check()?;
             }
             // Finally connect cleanly: everything still queued must come out.
-            m.t.network_changed(true);
-            m.t.close();
+            m.t.handle(Input::Network { online: true });
+            m.t.handle(Input::Close);
             m.drain()?;
             m.open_socket = None;
             m.fail_next = false;
-            m.t.open();
+            m.t.handle(Input::Open);
             m.drain()?;
             let g = m.pending_handshake.take().unwrap();
-            m.t.handshake_succeeded(g, "ws://final".into());
+            m.t.handle(Input::Handshake { gen: g, result: Ok("ws://final".into()), now: 0 });
             m.drain()?;
             let g = m.connecting_socket.take().unwrap();
             m.open_socket = Some(g);
-            m.t.socket_opened(g, m.now);
+            m.t.handle(Input::SocketOpened { gen: g, now: m.now });
             m.drain()?;
             m.check()?;
             prop_assert_eq!(m.t.queued(), 0);
