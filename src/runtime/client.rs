@@ -10,16 +10,17 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-use crate::sansio::config::{resolve_tunnel, ClientConfig, Options};
+use crate::sansio::config::{resolve_tunnel, ClientConfig, LegacyKnobs, Options};
 use crate::sansio::error::{ErrorKind, SdkError};
 use crate::sansio::login::{self, Flight, LoginCall, LoginMode, Role};
-use crate::sansio::protocol::{Dialect, DialectState, Headers};
+use crate::sansio::protocol::{Answer, Dialect, DialectState, Headers};
 use crate::sansio::request::{self, Attempt, Next};
 use crate::sansio::session::Session;
+use crate::sansio::value::Value;
 
-use super::js::{error_text, get, get_string, header_object, object, set, to_js_error, JsBody};
+use super::boundary::{self, decode_options, error_text};
+use super::js::{get, get_string, header_object, object, set, to_js_error};
 use super::log::record;
-use super::options::{read_knobs, read_options};
 use super::platform::Platform;
 use super::session;
 use super::tunnel::{Strings, TunnelHandle, TunnelInner};
@@ -196,7 +197,7 @@ impl Client {
     #[wasm_bindgen(js_name = buildSessionHeader)]
     pub fn build_session_header(&self) -> Object {
         let (headers, _) = self.inner.session_headers();
-        header_object(&JsValue::UNDEFINED, &headers)
+        header_object(&JsValue::UNDEFINED, &headers).unwrap_or_default()
     }
 
     /// Storage refused a session write (the shim kept the value in memory and reported
@@ -238,7 +239,7 @@ impl Inner {
     }
 
     /// Hand a record to the logger (built only when someone listens).
-    pub(crate) fn log(&self, build: impl FnOnce() -> Object) {
+    pub(crate) fn log(&self, build: impl FnOnce() -> JsValue) {
         if !self.logging() {
             return;
         }
@@ -263,7 +264,7 @@ impl Inner {
                 "configure() needs an options object",
             ));
         }
-        let o = read_options(value)?;
+        let o: Options = decode_options(value, ErrorKind::Request, "options")?;
         let logger = get(value, "logger");
         let logger = if logger.is_undefined() {
             None
@@ -409,7 +410,9 @@ impl Inner {
             ),
             (
                 "header",
-                header_object(&JsValue::UNDEFINED, &headers).into(),
+                header_object(&JsValue::UNDEFINED, &headers)
+                    .unwrap_or_default()
+                    .into(),
             ),
         ]);
         if !params.data.is_undefined() {
@@ -422,12 +425,8 @@ impl Inner {
 
         let data = get(&response, "data");
         let protocol = self.dialect.get().protocol;
-        let ok = match login::classify_login(
-            protocol,
-            mode,
-            status_of(&response),
-            &JsBody(data.clone()),
-        ) {
+        let answer: Answer = data.decode().unwrap_or_default();
+        let ok = match login::classify_login(protocol, mode, status_of(&response), &answer) {
             Ok(ok) => ok,
             Err(e) => {
                 self.log(|| record("session", "login-failed", &[("type", e.ty.as_str().into())]));
@@ -547,7 +546,10 @@ impl Inner {
         let mut attempt = Attempt::default();
         loop {
             let (headers, sent) = self.session_headers();
-            let call = self.call_options(options, &headers);
+            let call = self.call_options(options, &headers).map_err(|thrown| {
+                let e = boundary::unreadable(ErrorKind::Request, "header", &thrown);
+                Failure::Sdk(self.error(&e))
+            })?;
             let pending = if upload {
                 self.platform.upload_file(&call)
             } else {
@@ -563,7 +565,7 @@ impl Inner {
             } else {
                 Some(data)
             }
-            .map(JsBody);
+            .map(|b| b.decode::<Answer>().unwrap_or_default());
             let (verdict, learned) =
                 request::classify_response(self.dialect(), status_of(&response), body.as_ref());
             if let Some(d) = learned {
@@ -602,19 +604,15 @@ impl Inner {
 
     /// The caller's options for `wx.request` / `wx.uploadFile`: our own fields and the
     /// callbacks removed, the session headers merged over the caller's.
-    fn call_options(&self, options: &JsValue, headers: &Headers) -> Object {
-        let call = Object::new();
-        Object::assign(&call, options.unchecked_ref());
+    fn call_options(&self, options: &JsValue, headers: &Headers) -> Result<Object, JsValue> {
+        let call = boundary::copy(options)?;
         for key in ["success", "fail", "complete", "login"] {
             let _ = Reflect::delete_property(&call, &JsValue::from_str(key));
         }
-        set(
-            &call,
-            "header",
-            &header_object(&get(options, "header"), headers),
-        );
+        let header = boundary::get(options, "header")?;
+        set(&call, "header", &header_object(&header, headers)?.into());
         self.apply_timeout(&call);
-        call
+        Ok(call)
     }
 
     fn apply_timeout(&self, call: &Object) {
@@ -639,8 +637,8 @@ impl Inner {
                 "Tunnel needs a service URL",
             ));
         };
-        let own = read_options(&options)?;
-        let legacy = read_knobs(&knobs)?;
+        let own: Options = decode_options(&options, ErrorKind::Request, "options")?;
+        let legacy: LegacyKnobs = decode_options(&knobs, ErrorKind::Request, "Tunnel")?;
         let cfg = {
             let defaults = self.tunnel_defaults.borrow();
             resolve_tunnel(&[&own, &defaults, &legacy.as_options()])?

@@ -1,7 +1,6 @@
-//! Small JavaScript helpers: reading values through the core's `Body` view, building
-//! plain objects, and turning core errors into the facade's error classes.
+//! Small JavaScript helpers: plain objects, header objects, and turning core errors into
+//! the facade's error classes.
 
-use crate::sansio::body::Body;
 use crate::sansio::error::SdkError;
 use crate::sansio::protocol::Headers;
 use js_sys::{JsString, Object, Reflect};
@@ -44,31 +43,9 @@ pub fn starts_with(s: &JsString, prefix: &JsString) -> bool {
     s.unchecked_ref::<Text>().starts_with(prefix)
 }
 
-/// A JS value seen through the core's [`Body`] trait.
-pub struct JsBody(pub JsValue);
-
-impl Body for JsBody {
-    fn get(&self, key: &str) -> Option<Self> {
-        let v = get(&self.0, key);
-        (!v.is_undefined()).then_some(JsBody(v))
-    }
-    fn string(&self) -> Option<String> {
-        self.0.as_string()
-    }
-    fn number(&self) -> Option<f64> {
-        self.0.as_f64()
-    }
-    fn truthy(&self) -> bool {
-        self.0.is_truthy()
-    }
-}
-
 /// `value[key]`, or `undefined` for non-objects and throwing getters.
 pub fn get(value: &JsValue, key: &str) -> JsValue {
-    if !value.is_object() {
-        return JsValue::UNDEFINED;
-    }
-    Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    super::boundary::get(value, key).unwrap_or(JsValue::UNDEFINED)
 }
 
 /// `value[key]` as a string.
@@ -90,34 +67,26 @@ pub fn object(pairs: &[(&str, JsValue)]) -> Object {
     o
 }
 
-/// A header object: the caller's headers (if an object), then `extra` on top. Header
-/// names are case-insensitive, so a caller's `x-wx-skey` gives way to `X-WX-Skey`.
-pub fn header_object(base: &JsValue, extra: &Headers) -> Object {
-    let o = Object::new();
-    if base.is_object() {
-        Object::assign(&o, base.unchecked_ref());
-        if !extra.is_empty() {
-            for key in Object::keys(&o).iter() {
-                let shadowed = key
-                    .as_string()
-                    .is_some_and(|k| extra.iter().any(|(name, _)| name.eq_ignore_ascii_case(&k)));
-                if shadowed {
-                    let _ = Reflect::delete_property(&o, &key);
-                }
+/// A header object: a copy of the caller's headers (if an object), then `extra` on top.
+/// Header names are case-insensitive, so a caller's `x-wx-skey` gives way to
+/// `X-WX-Skey`. `Err` with what the caller's object threw when copied.
+pub fn header_object(base: &JsValue, extra: &Headers) -> Result<Object, JsValue> {
+    let o = super::boundary::copy(base)?;
+    // The copy is a plain object: listing its keys runs no page code.
+    if base.is_object() && !extra.is_empty() {
+        for key in Object::keys(&o).iter() {
+            let shadowed = key
+                .as_string()
+                .is_some_and(|k| extra.iter().any(|(name, _)| name.eq_ignore_ascii_case(&k)));
+            if shadowed {
+                let _ = Reflect::delete_property(&o, &key);
             }
         }
     }
     for (k, v) in extra {
         set(&o, k, &JsValue::from_str(v));
     }
-    o
-}
-
-/// The text of a platform error: `errMsg` (wx), `message` (Error), or the string itself.
-pub fn error_text(e: &JsValue) -> Option<String> {
-    get_string(e, "errMsg")
-        .or_else(|| get_string(e, "message"))
-        .or_else(|| e.as_string())
+    Ok(o)
 }
 
 /// Milliseconds since the epoch.

@@ -4,10 +4,10 @@
 //! Re-entrancy rule: no `RefCell` borrow is held while JavaScript runs (platform
 //! calls, listeners, the logger), because JavaScript may call straight back in.
 
+mod boundary;
 mod client;
 mod js;
 mod log;
-mod options;
 mod platform;
 mod session;
 mod tunnel;

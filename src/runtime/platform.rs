@@ -92,7 +92,7 @@ extern "C" {
 
     /// The console sink for `configure({ debug: true })`.
     #[wasm_bindgen(method, catch)]
-    pub fn log(this: &Platform, record: &Object) -> Result<(), JsValue>;
+    pub fn log(this: &Platform, record: &JsValue) -> Result<(), JsValue>;
 
     /// A socket handle from `connectSocket`.
     #[derive(Clone)]

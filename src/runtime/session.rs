@@ -6,7 +6,6 @@
 use crate::sansio::session::Session;
 use wasm_bindgen::prelude::*;
 
-use super::js::JsBody;
 use super::platform::Platform;
 
 /// What storage holds now.
@@ -20,7 +19,7 @@ pub struct Stored {
 /// Read the stored value now (storage that throws reads as nothing).
 pub fn read(platform: &Platform) -> Stored {
     let raw = platform.read_session().unwrap_or(JsValue::NULL);
-    let session = Session::decode(&JsBody(raw.clone()));
+    let session = Session::read(&raw);
     Stored { raw, session }
 }
 

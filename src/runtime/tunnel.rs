@@ -22,12 +22,16 @@ use crate::sansio::tunnel::{
     self as core_tunnel, Event, Handled, Input, Output, Packet, Status, Tunnel,
 };
 
+use super::boundary::{to_js, Js};
 use super::client::{Failure, Inner as Client};
-use super::js::{concat2, get, object, starts_with, JsBody, Message};
+use super::js::{concat2, get, starts_with, Message};
 use super::log::{record, tunnel_record};
 use super::platform::{
     Socket, SOCKET_BINARY, SOCKET_CLOSE, SOCKET_ERROR, SOCKET_MESSAGE, SOCKET_OPEN,
 };
+use crate::sansio::protocol::Answer;
+use crate::sansio::tunnel::TunnelError;
+use crate::sansio::value::Value;
 
 /// JS strings made once per client instead of once per frame (tunnels share them: a
 /// closed tunnel's wasm side is rebuilt on its next use).
@@ -327,8 +331,8 @@ impl TunnelInner {
                     let status = get(&response, "statusCode")
                         .as_f64()
                         .map_or(0, |s| s as u16);
-                    let data = JsBody(get(&response, "data"));
-                    core_tunnel::handshake_url(status, Some(&data)).ok_or(response)
+                    let answer: Answer = get(&response, "data").decode().unwrap_or_default();
+                    core_tunnel::handshake_url(status, Some(&answer)).ok_or(response)
                 }
                 Err(Failure::Transport(e) | Failure::Sdk(e)) => Err(e),
             };
@@ -524,15 +528,11 @@ impl TunnelInner {
 
     fn emit_event(&self, e: Event<JsValue>) {
         let payload = match &e {
-            Event::Error(err) => {
-                let detail = err.detail.clone().unwrap_or(JsValue::NULL);
-                object(&[
-                    ("code", JsValue::from(err.code)),
-                    ("message", err.message.into()),
-                    ("detail", detail),
-                ])
-                .into()
-            }
+            Event::Error(err) => to_js(&TunnelError {
+                code: err.code,
+                message: err.message,
+                detail: err.detail.clone().map(Js),
+            }),
             _ => JsValue::UNDEFINED,
         };
         self.dispatch(e.name(), &payload);

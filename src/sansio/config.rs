@@ -5,10 +5,14 @@
 use super::backoff::Backoff;
 use super::error::{ErrorKind, SdkError};
 use super::protocol::Protocol;
+use serde::Deserialize;
 
 /// One layer of options as page code passes it (`configure()` or `new Tunnel(url, options)`),
-/// each field as given (`None`: not set). Values are validated when layers are resolved.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// each field as given (`None`: not set, `undefined` or `null`). Types are checked when
+/// the object is decoded (a string where a number belongs is an error naming the field);
+/// values are validated when layers are resolved. Other fields are ignored.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Options {
     pub protocol: Option<String>,
     pub login_url: Option<String>,
@@ -44,7 +48,8 @@ impl Options {
 }
 
 /// The official clients' static knobs, read from the `Tunnel` constructor.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub struct LegacyKnobs {
     /// `Tunnel.MAX_RECONNECT_TRY_TIMES`.
     pub max_reconnect_try_times: Option<f64>,
@@ -219,6 +224,39 @@ mod tests {
         let mut o = Options::default();
         f(&mut o);
         o
+    }
+
+    #[test]
+    fn options_decode_by_their_javascript_names() {
+        use crate::sansio::value::Value;
+        use serde_json::json;
+        let o: Options = json!({
+            "protocol": "wafer2",
+            "loginUrl": "https://x/login",
+            "requestTimeout": 3000,
+            "reconnectBaseDelay": 500,
+            "reconnectMaxDelay": 9000,
+            "maxReconnectAttempts": 3,
+            "heartbeatInterval": 2000,
+            "queueLimit": 7,
+            "maxFrameSize": 1024,
+            "debug": true,
+            "logger": "ignored: read by the runtime",
+        })
+        .decode()
+        .unwrap();
+        assert_eq!(o.login_url.as_deref(), Some("https://x/login"));
+        assert_eq!(o.queue_limit, Some(7.0));
+        assert_eq!(o.debug, Some(true));
+        let none: Options = json!({ "queueLimit": null }).decode().unwrap();
+        assert_eq!(none, Options::default());
+        assert!(json!({ "queueLimit": "7" }).decode::<Options>().is_err());
+        let knobs: LegacyKnobs =
+            json!({ "MAX_RECONNECT_TRY_TIMES": 5, "RECONNECT_TIME_INCREASE": 1000 })
+                .decode()
+                .unwrap();
+        assert_eq!(knobs.max_reconnect_try_times, Some(5.0));
+        assert_eq!(knobs.as_options().reconnect_base_delay, Some(1000.0));
     }
 
     #[test]

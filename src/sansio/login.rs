@@ -2,10 +2,9 @@
 //! sends, how to read the answer, and single-flight (concurrent callers share one login,
 //! so `wx.login` runs once and the WeChat `session_key` is rotated once).
 
-use super::body::{number_field_is, string_field, truthy_field, Body};
 use super::error::{ErrorType, SdkError};
 use super::protocol::{
-    Dialect, Headers, Protocol, HEADER_CODE, HEADER_ENCRYPTED_DATA, HEADER_IV, MAGIC_ID,
+    Answer, Dialect, Headers, Protocol, HEADER_CODE, HEADER_ENCRYPTED_DATA, HEADER_IV,
 };
 use super::session::{header_safe, Session};
 
@@ -118,20 +117,22 @@ pub struct LoginOk {
     pub session: Session,
 }
 
-/// Read the login response (`status` is the HTTP status, `body` its parsed data).
-pub fn classify_login<B: Body>(
+/// Read the login response (`status` is the HTTP status, `answer` what its data holds).
+pub fn classify_login(
     protocol: Protocol,
     mode: LoginMode,
     status: u16,
-    body: &B,
+    answer: &Answer,
 ) -> Result<LoginOk, SdkError> {
     // Wafer 1: `{ <magic>: 1, session: { id, skey } }` or `{ <magic>: 1, error, message }`.
-    if protocol.allows(Dialect::Wafer1) && truthy_field(body, MAGIC_ID) {
-        let session = body.get("session").filter(|s| s.truthy());
-        let creds = session.as_ref().and_then(|s| {
-            let id = string_field(s, "id").filter(|v| header_safe(v))?;
-            let skey = string_field(s, "skey").filter(|v| header_safe(v))?;
-            Some(Session { id: Some(id), skey })
+    if protocol.allows(Dialect::Wafer1) && answer.wafer1() {
+        let creds = answer.session.0.as_ref().and_then(|s| {
+            let id = s.id.text().filter(|v| header_safe(v))?;
+            let skey = s.skey.text().filter(|v| header_safe(v))?;
+            Some(Session {
+                id: Some(id.to_owned()),
+                skey: skey.to_owned(),
+            })
         });
         return match creds {
             Some(session) => Ok(LoginOk {
@@ -139,33 +140,36 @@ pub fn classify_login<B: Body>(
                 session,
             }),
             None => {
-                let error = string_field(body, "error");
-                let message = string_field(body, "message");
+                let message = answer.message.text();
                 let text = [
                     "登录失败(",
-                    error.as_deref().unwrap_or("ERR_LOGIN_FAILED"),
+                    answer.error.text().unwrap_or("ERR_LOGIN_FAILED"),
                     ")：",
-                    message.as_deref().unwrap_or("未知错误"),
+                    message.unwrap_or("未知错误"),
                 ]
                 .concat();
-                Err(SdkError::login(ErrorType::LoginMissingSession, text).with_detail(message))
+                Err(SdkError::login(ErrorType::LoginMissingSession, text)
+                    .with_detail(message.map(str::to_owned)))
             }
         };
     }
     // Wafer 2: `{ code: 0, data: { skey, userinfo, ... } }`; anything else is a failure.
-    if protocol.allows(Dialect::Wafer2) && number_field_is(body, "code", 0.0) {
-        if let Some(data) = body.get("data") {
-            let skey = string_field(&data, "skey").filter(|v| header_safe(v));
-            if let (Some(skey), true) = (skey, truthy_field(&data, "userinfo")) {
+    if protocol.allows(Dialect::Wafer2) {
+        if let Some(data) = answer.wafer2_data() {
+            let skey = data.skey.text().filter(|v| header_safe(v));
+            if let (Some(skey), true) = (skey, data.userinfo.truthy()) {
                 return Ok(LoginOk {
                     dialect: Dialect::Wafer2,
-                    session: Session { id: None, skey },
+                    session: Session {
+                        id: None,
+                        skey: skey.to_owned(),
+                    },
                 });
             }
         }
     }
-    let server_error = string_field(body, "error").or_else(|| string_field(body, "message"));
-    if protocol.allows(Dialect::Wafer2) && number_field_is(body, "code", -1.0) {
+    let server_error = answer.error_text();
+    if protocol.allows(Dialect::Wafer2) && answer.code.is_number(-1.0) {
         let text = match mode {
             LoginMode::CodeOnly => "用户未登录过，请先使用 login() 登录",
             LoginMode::Full => "登录失败，服务器拒绝了登录请求",
@@ -278,6 +282,8 @@ impl<W> Flight<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sansio::protocol::MAGIC_ID;
+    use crate::sansio::testing::answer;
     use serde_json::json;
 
     const W1: Protocol = Protocol::Fixed(Dialect::Wafer1);
@@ -286,16 +292,16 @@ mod tests {
     #[test]
     fn wafer1_success() {
         let body = json!({ MAGIC_ID: 1, "session": { "id": "i", "skey": "s" } });
-        let ok = classify_login(Protocol::Auto, LoginMode::Full, 200, &body).unwrap();
+        let ok = classify_login(Protocol::Auto, LoginMode::Full, 200, &answer(&body)).unwrap();
         assert_eq!(ok.dialect, Dialect::Wafer1);
         assert_eq!(ok.session.id.as_deref(), Some("i"));
-        assert!(classify_login(W2, LoginMode::Full, 200, &body).is_err());
+        assert!(classify_login(W2, LoginMode::Full, 200, &answer(&body)).is_err());
     }
 
     #[test]
     fn wafer1_failure_is_missing_session_with_server_text() {
         let body = json!({ MAGIC_ID: 1, "error": "ERR_LOGIN_FAILED", "message": "bad code" });
-        let e = classify_login(W1, LoginMode::Full, 200, &body).unwrap_err();
+        let e = classify_login(W1, LoginMode::Full, 200, &answer(&body)).unwrap_err();
         assert_eq!(e.ty, ErrorType::LoginMissingSession);
         assert_eq!(e.message, "登录失败(ERR_LOGIN_FAILED)：bad code");
         assert_eq!(e.detail.as_deref(), Some("bad code"));
@@ -304,7 +310,7 @@ mod tests {
     #[test]
     fn wafer2_success_and_failures() {
         let body = json!({ "code": 0, "data": { "skey": "s", "userinfo": { "n": 1 } } });
-        let ok = classify_login(Protocol::Auto, LoginMode::CodeOnly, 200, &body).unwrap();
+        let ok = classify_login(Protocol::Auto, LoginMode::CodeOnly, 200, &answer(&body)).unwrap();
         assert_eq!(ok.dialect, Dialect::Wafer2);
         assert_eq!(
             ok.session,
@@ -313,22 +319,29 @@ mod tests {
                 skey: "s".into()
             }
         );
-        assert!(classify_login(W1, LoginMode::Full, 200, &body).is_err());
+        assert!(classify_login(W1, LoginMode::Full, 200, &answer(&body)).is_err());
 
         let no_user = json!({ "code": 0, "data": { "skey": "s" } });
-        assert!(classify_login(W2, LoginMode::Full, 200, &no_user).is_err());
+        assert!(classify_login(W2, LoginMode::Full, 200, &answer(&no_user)).is_err());
 
         let rejected = json!({ "code": -1, "error": "ERR_USER_NOT_FOUND" });
-        let e = classify_login(W2, LoginMode::CodeOnly, 200, &rejected).unwrap_err();
+        let e = classify_login(W2, LoginMode::CodeOnly, 200, &answer(&rejected)).unwrap_err();
         assert_eq!(e.ty, ErrorType::LoginFailed);
         assert_eq!(e.detail.as_deref(), Some("ERR_USER_NOT_FOUND"));
     }
 
     #[test]
     fn garbage_and_http_errors() {
-        let e = classify_login(Protocol::Auto, LoginMode::Full, 500, &json!("<html>")).unwrap_err();
+        let e = classify_login(
+            Protocol::Auto,
+            LoginMode::Full,
+            500,
+            &answer(&json!("<html>")),
+        )
+        .unwrap_err();
         assert_eq!(e.ty, ErrorType::LoginFailed);
-        let e = classify_login(Protocol::Auto, LoginMode::Full, 200, &json!({})).unwrap_err();
+        let e =
+            classify_login(Protocol::Auto, LoginMode::Full, 200, &answer(&json!({}))).unwrap_err();
         assert_eq!(e.ty, ErrorType::LoginMissingSession);
     }
 
@@ -430,7 +443,7 @@ mod tests {
         ] {
             for p in [Protocol::Auto, W2] {
                 for mode in [LoginMode::Full, LoginMode::CodeOnly] {
-                    let e = classify_login(p, mode, 200, &body).unwrap_err();
+                    let e = classify_login(p, mode, 200, &answer(&body)).unwrap_err();
                     assert_eq!(e.ty, ErrorType::LoginMissingSession, "{body}");
                 }
             }
@@ -463,7 +476,7 @@ mod tests {
                 code_only in any::<bool>(),
             ) {
                 let mode = if code_only { LoginMode::CodeOnly } else { LoginMode::Full };
-                match classify_login(p, mode, status, &v) {
+                match classify_login(p, mode, status, &answer(&v)) {
                     Ok(ok) => {
                         prop_assert!(header_safe(&ok.session.skey));
                         if let Some(id) = &ok.session.id {

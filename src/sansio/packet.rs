@@ -36,7 +36,8 @@ pub const MIN_SERVER_INTERVAL_MS: u64 = 1_000;
 pub const MAX_SERVER_INTERVAL_MS: u64 = 600_000;
 
 /// The server → client packet types.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     Message,
     Pong,

@@ -1,4 +1,8 @@
-//! Wire constants shared by both Wafer versions, and the dialect choice.
+//! Wire constants shared by both Wafer versions, the dialect choice, and the schema of
+//! a server's answer.
+
+use super::value::{Lenient, Scalar};
+use serde::Deserialize;
 
 /// Header carrying the `wx.login` code.
 pub const HEADER_CODE: &str = "X-WX-Code";
@@ -110,6 +114,65 @@ impl DialectState {
 
 /// A header list: names are static, values are owned.
 pub type Headers = Vec<(&'static str, String)>;
+
+/// What the SDK reads in an answer of a Wafer server (the `data` of a login response, of
+/// a session request, of the tunnel handshake). Every field is lenient: a server may
+/// answer anything, and a field of the wrong type reads as absent.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Answer {
+    /// Wafer 1 marks every session-layer body with the magic id.
+    #[serde(rename = "F2C224D4-2BCE-4C64-AF9F-A6D872000D1A")]
+    pub magic: Scalar,
+    /// Wafer 1 login: `{ id, skey }`.
+    pub session: Lenient<Credentials>,
+    pub error: Scalar,
+    pub message: Scalar,
+    /// Wafer 2: `0` for success, `-1` for a rejected session.
+    pub code: Scalar,
+    /// Wafer 2: the login's session, the handshake's socket URL.
+    pub data: Lenient<AnswerData>,
+    /// Wafer 1 handshake: the socket URL.
+    pub url: Scalar,
+}
+
+/// Wafer 1 credentials, `session` of a login answer.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Credentials {
+    pub id: Scalar,
+    pub skey: Scalar,
+}
+
+/// Wafer 2 `data`: `{ skey, userinfo, ... }` of a login, `{ tunnelId, connectUrl }` of a
+/// handshake.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AnswerData {
+    pub skey: Scalar,
+    pub userinfo: Scalar,
+    pub connect_url: Scalar,
+}
+
+impl Answer {
+    /// Whether this is a Wafer 1 session-layer body.
+    pub fn wafer1(&self) -> bool {
+        self.magic.truthy()
+    }
+
+    /// The server's error text: `error`, else `message`.
+    pub fn error_text(&self) -> Option<String> {
+        self.error
+            .text()
+            .or_else(|| self.message.text())
+            .map(str::to_owned)
+    }
+
+    /// Wafer 2's `data`, when `code === 0`.
+    pub fn wafer2_data(&self) -> Option<&AnswerData> {
+        self.data.0.as_ref().filter(|_| self.code.is_number(0.0))
+    }
+}
 
 #[cfg(test)]
 mod tests {

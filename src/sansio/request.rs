@@ -1,9 +1,8 @@
 //! Request rules: reading a response for session failures, and re-login-and-retry
 //! exactly once.
 
-use super::body::{number_field_is, string_field, truthy_field, Body};
 use super::error::{ErrorType, SdkError};
-use super::protocol::{Dialect, MAGIC_ID};
+use super::protocol::{Answer, Dialect};
 
 /// What a response says about the session it carried.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,18 +21,19 @@ pub enum Verdict {
 
 /// Read a response. `dialect` is the one in force (`None`: not known yet, both rules
 /// apply). Also returns the dialect the response proved, if any.
-pub fn classify_response<B: Body>(
+pub fn classify_response(
     dialect: Option<Dialect>,
     status: u16,
-    body: Option<&B>,
+    body: Option<&Answer>,
 ) -> (Verdict, Option<Dialect>) {
     let wafer1 = dialect != Some(Dialect::Wafer2);
     let wafer2 = dialect != Some(Dialect::Wafer1);
+    let text = |s: &crate::sansio::value::Scalar| s.text().map(str::to_owned);
     if let Some(body) = body {
         // A Wafer 1 body with the magic id is always a session failure.
-        if wafer1 && truthy_field(body, MAGIC_ID) {
-            let error = string_field(body, "error");
-            let detail = string_field(body, "message");
+        if wafer1 && body.wafer1() {
+            let error = text(&body.error);
+            let detail = text(&body.message);
             let verdict = if error.as_deref() == Some(ErrorType::InvalidSession.as_str()) {
                 Verdict::SessionInvalid { detail }
             } else {
@@ -41,13 +41,13 @@ pub fn classify_response<B: Body>(
             };
             return (verdict, Some(Dialect::Wafer1));
         }
-        if wafer2 && number_field_is(body, "code", -1.0) {
-            let detail = string_field(body, "error").or_else(|| string_field(body, "message"));
+        if wafer2 && body.code.is_number(-1.0) {
+            let detail = body.error_text();
             return (Verdict::SessionInvalid { detail }, None);
         }
     }
     if wafer2 && status == 401 {
-        let detail = body.and_then(|b| string_field(b, "error"));
+        let detail = body.and_then(|b| text(&b.error));
         return (Verdict::SessionInvalid { detail }, None);
     }
     (Verdict::Pass, None)
@@ -126,10 +126,12 @@ impl Attempt {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sansio::protocol::MAGIC_ID;
+    use crate::sansio::testing::answer;
     use serde_json::{json, Value};
 
     fn classify(d: Option<Dialect>, status: u16, body: Value) -> (Verdict, Option<Dialect>) {
-        classify_response(d, status, Some(&body))
+        classify_response(d, status, Some(&answer(&body)))
     }
 
     #[test]
@@ -170,7 +172,7 @@ mod tests {
                 detail: Some("bad skey".into())
             }
         );
-        let (v, _) = classify_response::<Value>(Some(Dialect::Wafer2), 401, None);
+        let (v, _) = classify_response(Some(Dialect::Wafer2), 401, None);
         assert!(matches!(v, Verdict::SessionInvalid { .. }));
         // A Wafer 1 business server may use -1 and 401 for its own errors.
         let (v, _) = classify(Some(Dialect::Wafer1), 401, json!({ "code": -1 }));
@@ -255,6 +257,7 @@ mod tests {
                 status in any::<u16>(),
                 d in prop::sample::select(vec![None, Some(Dialect::Wafer1), Some(Dialect::Wafer2)]),
             ) {
+                let body = body.as_ref().map(answer);
                 let (v, learned) = classify_response(d, status, body.as_ref());
                 if d == Some(Dialect::Wafer2) {
                     prop_assert!(!matches!(v, Verdict::CheckFailed { .. }), "a Wafer 1 verdict under Wafer 2");
@@ -274,7 +277,7 @@ mod tests {
                 let mut a = Attempt::default();
                 let mut retries = 0;
                 for b in &bodies {
-                    let (v, _) = classify_response(d, status, Some(b));
+                    let (v, _) = classify_response(d, status, Some(&answer(b)));
                     match a.next(v, d, Some("k"), Some("k")) {
                         Next::Relogin { .. } | Next::Resend => retries += 1,
                         Next::Deliver | Next::Fail { .. } => break,

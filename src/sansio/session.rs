@@ -8,8 +8,18 @@
 //! Anything else (missing fields, wrong types, values that could not travel in an
 //! HTTP header) reads as "no session".
 
-use super::body::{string_field, Body};
 use super::protocol::{Dialect, Headers, HEADER_ID, HEADER_SKEY};
+use super::value::{Scalar, Value};
+use serde::Deserialize;
+
+/// What the SDK reads in the stored value (either dialect's shape; the rest of it, the
+/// user profile included, stays in storage untouched).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Stored {
+    pub id: Scalar,
+    pub skey: Scalar,
+}
 
 /// The credentials of a stored session; the user profile stays in storage untouched.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,17 +38,20 @@ pub fn header_safe(s: &str) -> bool {
 }
 
 impl Session {
-    /// Read a stored value (either dialect's shape).
-    pub fn decode<B: Body>(stored: &B) -> Option<Session> {
-        let skey = string_field(stored, "skey").filter(|s| header_safe(s))?;
-        let id = match stored.get("id") {
-            None => None,
-            Some(v) => match v.string() {
-                Some(id) if header_safe(&id) => Some(id),
-                // A present but unusable id means the value is corrupt, not Wafer 2.
-                _ if v.truthy() => return None,
-                _ => None,
-            },
+    /// Read a stored value: `None` when it holds no usable session (not an object,
+    /// missing fields, wrong types, values that could not travel in an HTTP header).
+    pub fn read<V: Value>(stored: &V) -> Option<Session> {
+        Session::from_stored(&stored.decode::<Stored>().ok()?)
+    }
+
+    /// The session in a decoded stored value.
+    pub fn from_stored(stored: &Stored) -> Option<Session> {
+        let skey = stored.skey.text().filter(|s| header_safe(s))?.to_owned();
+        let id = match stored.id.string() {
+            Some(id) if header_safe(id) => Some(id.to_owned()),
+            // A present but unusable id means the value is corrupt, not Wafer 2.
+            _ if stored.id.truthy() => return None,
+            _ => None,
         };
         Some(Session { id, skey })
     }
@@ -81,7 +94,7 @@ mod tests {
     #[test]
     fn reads_both_official_shapes() {
         let w1 = json!({ "id": "abc", "skey": "k1", "userInfo": { "nickName": "n" } });
-        let s = Session::decode(&w1).unwrap();
+        let s = Session::read(&w1).unwrap();
         assert_eq!(s.shape(), Dialect::Wafer1);
         assert_eq!(
             s.headers(Dialect::Wafer1),
@@ -91,7 +104,7 @@ mod tests {
             ]
         );
         let w2 = json!({ "skey": "k2", "userinfo": { "nickName": "n" }, "openId": "o" });
-        let s = Session::decode(&w2).unwrap();
+        let s = Session::read(&w2).unwrap();
         assert_eq!(s.shape(), Dialect::Wafer2);
         assert_eq!(
             s.headers(Dialect::Wafer2),
@@ -117,15 +130,15 @@ mod tests {
             json!({ "skey": "中文" }),
             json!({ "skey": "x".repeat(MAX_CREDENTIAL_LEN + 1) }),
         ] {
-            assert_eq!(Session::decode(&v), None, "{v}");
+            assert_eq!(Session::read(&v), None, "{v}");
         }
     }
 
     #[test]
     fn falsy_id_reads_as_wafer2() {
-        let s = Session::decode(&json!({ "skey": "k", "id": "" })).unwrap();
+        let s = Session::read(&json!({ "skey": "k", "id": "" })).unwrap();
         assert_eq!(s.id, None);
-        let s = Session::decode(&json!({ "skey": "k", "id": null })).unwrap();
+        let s = Session::read(&json!({ "skey": "k", "id": null })).unwrap();
         assert_eq!(s.id, None);
     }
 
@@ -140,7 +153,7 @@ mod tests {
 
             #[test]
             fn decode_never_panics_and_yields_sendable_headers(v in arb::json()) {
-                if let Some(s) = Session::decode(&v) {
+                if let Some(s) = Session::read(&v) {
                     for d in [Dialect::Wafer1, Dialect::Wafer2] {
                         for (_, value) in s.headers(d) {
                             prop_assert!(header_safe(&value));

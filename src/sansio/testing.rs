@@ -1,29 +1,31 @@
-//! Test helpers: `Body` over `serde_json::Value`.
+//! Test helpers: `Value` over `serde_json::Value` (what the wasm runtime does over
+//! JavaScript values), and arbitrary JSON for property tests.
 
-use super::body::Body;
-use serde_json::Value;
+use super::protocol::Answer;
+use super::value::{Invalid, Problem, Value};
+use serde::de::DeserializeOwned;
 
-impl Body for Value {
-    fn get(&self, key: &str) -> Option<Self> {
-        match self {
-            Value::Object(m) => m.get(key).cloned(),
-            _ => None,
+/// A JSON value read as a server's answer, as the runtime reads one (anything that is not
+/// an object reads as an empty answer).
+pub(crate) fn answer(v: &serde_json::Value) -> Answer {
+    v.decode().unwrap_or_default()
+}
+
+impl Value for serde_json::Value {
+    fn undefined() -> Self {
+        serde_json::Value::Null
+    }
+    fn decode<T: DeserializeOwned>(&self) -> Result<T, Invalid> {
+        serde_json::from_value(self.clone()).map_err(|_| Invalid::new(Problem::Other))
+    }
+    fn member(&self, key: &str) -> Self {
+        self.get(key).cloned().unwrap_or(serde_json::Value::Null)
+    }
+    fn with_member(mut self, key: &str, value: Self) -> Self {
+        if let Some(m) = self.as_object_mut() {
+            m.insert(key.to_owned(), value);
         }
-    }
-    fn string(&self) -> Option<String> {
-        self.as_str().map(str::to_owned)
-    }
-    fn number(&self) -> Option<f64> {
-        self.as_f64()
-    }
-    fn truthy(&self) -> bool {
-        match self {
-            Value::Null => false,
-            Value::Bool(b) => *b,
-            Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0 && !f.is_nan()),
-            Value::String(s) => !s.is_empty(),
-            Value::Array(_) | Value::Object(_) => true,
-        }
+        self
     }
 }
 

@@ -18,14 +18,16 @@
 //! result object in the runtime (the socket's `{ errMsg }` / `{ code, reason }`, the
 //! handshake's answer), text in tests.
 
-use super::body::{number_field_is, string_field, Body};
 use super::config::TunnelConfig;
 use super::packet::{self, Kind};
+use super::protocol::Answer;
 use super::rng::Rng;
+use serde::Serialize;
 use std::collections::VecDeque;
 
 /// The four states, with the string values of the official clients.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Status {
     Closed,
     Connecting,
@@ -59,8 +61,8 @@ pub mod codes {
     pub const ERR_INVALID_MESSAGE: u16 = 4002;
 }
 
-/// Payload of an `error` event.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Payload of an `error` event: `{ code, message, detail }` (`detail: null` when none).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TunnelError<D = String> {
     pub code: u16,
     pub message: &'static str,
@@ -116,8 +118,10 @@ pub enum Packet<P> {
     Close,
 }
 
-/// Structured debug records (never message content or credentials).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Structured debug records (never message content or credentials), serialized for the
+/// logger as `{ event, ...fields }`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Log {
     State {
         from: Status,
@@ -126,6 +130,7 @@ pub enum Log {
     /// Retry number `attempt` of this outage starts in `delay_ms`.
     Retry {
         attempt: u32,
+        #[serde(rename = "delay")]
         delay_ms: u64,
     },
     /// Retrying waits for the network to come back.
@@ -133,15 +138,19 @@ pub enum Log {
     /// No `pong` within the heartbeat interval.
     LinkDead,
     /// The server set the heartbeat interval.
+    #[serde(rename = "heartbeat-interval")]
     Interval {
+        #[serde(rename = "interval")]
         ms: u64,
     },
     PacketIn {
         kind: Kind,
+        #[serde(rename = "size")]
         len: usize,
     },
     Dropped {
         reason: &'static str,
+        #[serde(rename = "size")]
         len: usize,
     },
     GaveUp {
@@ -778,18 +787,16 @@ impl<P, D> Tunnel<P, D> {
 /// Read the handshake answer (`GET serviceUrl`): Wafer 1 `{ url }`, Wafer 2
 /// `{ code: 0, data: { connectUrl } }`. `None` when it holds no usable socket URL (the
 /// `error` event then carries the answer itself, as 0.8's does).
-pub fn handshake_url<B: Body>(status: u16, body: Option<&B>) -> Option<String> {
+pub fn handshake_url(status: u16, body: Option<&Answer>) -> Option<String> {
     if status != 200 {
         return None;
     }
     let body = body?;
-    let url = string_field(body, "url").or_else(|| {
-        let data = body
-            .get("data")
-            .filter(|_| number_field_is(body, "code", 0.0))?;
-        string_field(&data, "connectUrl")
-    })?;
-    (url.starts_with("ws://") || url.starts_with("wss://")).then_some(url)
+    let url = body
+        .url
+        .text()
+        .or_else(|| body.wafer2_data()?.connect_url.text())?;
+    (url.starts_with("ws://") || url.starts_with("wss://")).then(|| url.to_owned())
 }
 
 #[cfg(test)]

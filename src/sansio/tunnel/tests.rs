@@ -1,5 +1,6 @@
 use super::*;
 use crate::sansio::backoff::Backoff;
+use crate::sansio::testing::answer;
 
 const HB: u64 = 15_000;
 
@@ -849,28 +850,36 @@ fn handshake_answers_of_both_dialects() {
     use serde_json::json;
     let w1 = json!({ "url": "wss://t/ws?id=1" });
     assert_eq!(
-        handshake_url(200, Some(&w1)),
+        handshake_url(200, Some(&answer(&w1))),
         Some("wss://t/ws?id=1".into())
     );
     let w2 = json!({ "code": 0, "data": { "tunnelId": "t", "connectUrl": "ws://x" } });
-    assert_eq!(handshake_url(200, Some(&w2)), Some("ws://x".into()));
-    assert_eq!(handshake_url(500, Some(&w1)), None);
-    assert_eq!(handshake_url::<serde_json::Value>(200, None), None);
     assert_eq!(
-        handshake_url(200, Some(&json!({ "url": "http://x" }))),
+        handshake_url(200, Some(&answer(&w2))),
+        Some("ws://x".into())
+    );
+    assert_eq!(handshake_url(500, Some(&answer(&w1))), None);
+    assert_eq!(handshake_url(200, None), None);
+    assert_eq!(
+        handshake_url(200, Some(&answer(&json!({ "url": "http://x" })))),
         None
     );
     assert_eq!(
         handshake_url(
             200,
-            Some(&json!({ "code": 1, "data": { "connectUrl": "ws://x" } }))
+            Some(&answer(
+                &json!({ "code": 1, "data": { "connectUrl": "ws://x" } })
+            ))
         ),
         None
     );
-    assert_eq!(handshake_url(200, Some(&json!({ "error": "boom" }))), None);
+    assert_eq!(
+        handshake_url(200, Some(&answer(&json!({ "error": "boom" })))),
+        None
+    );
     // The quickstart's answer for an unknown route.
     assert_eq!(
-        handshake_url(200, Some(&json!({ "code": 0, "data": {} }))),
+        handshake_url(200, Some(&answer(&json!({ "code": 0, "data": {} })))),
         None
     );
 }
@@ -890,6 +899,7 @@ mod fuzz {
             body in prop::option::of(arb::json()),
             status in prop_oneof![Just(200u16), any::<u16>()],
         ) {
+            let body = body.as_ref().map(answer);
             if let Some(url) = handshake_url(status, body.as_ref()) {
                 prop_assert_eq!(status, 200);
                 prop_assert!(url.starts_with("ws://") || url.starts_with("wss://"));
@@ -1186,4 +1196,59 @@ mod props {
             prop_assert_eq!(m.delivered.len(), m.accepted as usize);
         }
     }
+}
+
+#[test]
+fn records_and_error_payloads_serialize_as_the_logger_and_listeners_see_them() {
+    use serde_json::{json, to_value};
+    let cases = [
+        (
+            Log::State {
+                from: Status::Closed,
+                to: Status::Connecting,
+            },
+            json!({ "event": "state", "from": "CLOSED", "to": "CONNECTING" }),
+        ),
+        (
+            Log::Retry {
+                attempt: 2,
+                delay_ms: 1500,
+            },
+            json!({ "event": "retry", "attempt": 2, "delay": 1500 }),
+        ),
+        (Log::Offline, json!({ "event": "offline" })),
+        (Log::LinkDead, json!({ "event": "link-dead" })),
+        (
+            Log::Interval { ms: 30_000 },
+            json!({ "event": "heartbeat-interval", "interval": 30000 }),
+        ),
+        (
+            Log::PacketIn {
+                kind: Kind::Pong,
+                len: 4,
+            },
+            json!({ "event": "packet-in", "kind": "pong", "size": 4 }),
+        ),
+        (
+            Log::Dropped {
+                reason: "oversized",
+                len: 9,
+            },
+            json!({ "event": "dropped", "reason": "oversized", "size": 9 }),
+        ),
+        (
+            Log::GaveUp { attempts: 3 },
+            json!({ "event": "gave-up", "attempts": 3 }),
+        ),
+    ];
+    for (log, want) in cases {
+        assert_eq!(to_value(&log).unwrap(), want);
+    }
+    let e = TunnelError::new(codes::ERR_RECONNECT, Some(json!({ "code": 1006 })));
+    assert_eq!(
+        to_value(&e).unwrap(),
+        json!({ "code": 2001, "message": "重连失败", "detail": { "code": 1006 } })
+    );
+    let none: TunnelError<serde_json::Value> = TunnelError::new(codes::ERR_QUEUE_OVERFLOW, None);
+    assert_eq!(to_value(&none).unwrap()["detail"], json!(null));
 }
