@@ -3,28 +3,17 @@
 //! logout by `wx.clearStorageSync()`, a session written by other code and a corrupted
 //! value are all seen at once. Nothing here keeps a copy.
 
-use crate::sansio::session::Session;
 use wasm_bindgen::prelude::*;
 
 use super::platform::Platform;
 
-/// What storage holds now.
-pub struct Stored {
-    /// The value exactly as page code and the official clients see it.
-    pub raw: JsValue,
-    /// What the core reads in it (`None`: no usable session).
-    pub session: Option<Session>,
+/// The stored value as it is now (storage that throws reads as nothing).
+pub fn read(platform: &Platform) -> JsValue {
+    platform.read_session().unwrap_or(JsValue::NULL)
 }
 
-/// Read the stored value now (storage that throws reads as nothing).
-pub fn read(platform: &Platform) -> Stored {
-    let raw = platform.read_session().unwrap_or(JsValue::NULL);
-    let session = Session::read(&raw);
-    Stored { raw, session }
-}
-
-/// Store `raw` (`null`: remove). A refused write is handled by the shim (kept in memory
+/// Store `value` (`null`: remove). A refused write is handled by the shim (kept in memory
 /// for this run, reported), so nothing comes back here.
-pub fn write(platform: &Platform, raw: &JsValue) {
-    let _ = platform.write_session(raw);
+pub fn write(platform: &Platform, value: &JsValue) {
+    let _ = platform.write_session(value);
 }

@@ -1,77 +1,42 @@
-//! A tunnel: drives `core::tunnel::Tunnel` with real sockets, one timer and the
-//! handshake request, and delivers events to listeners.
+//! A tunnel: drives the core's [`Tunnel`] with real sockets, one timer and the handshake
+//! (routed through the session flows), and delivers events to listeners.
 //!
-//! Hot path: an inbound frame stays a JS string. Only its first
-//! [`HEAD_LEN`](crate::sansio::packet::HEAD_LEN) code units are copied into wasm to
-//! classify it; a message's content is sliced and `JSON.parse`d in JavaScript and
-//! handed to listeners as a handle. Outbound frames are built the same way.
+//! Lifetime: a tunnel that is not CLOSED holds itself, so a page that drops its `Tunnel`
+//! object (in Node, wasm-bindgen's `FinalizationRegistry` then frees the handle) keeps
+//! a working tunnel, listeners and all, until it closes, as in a mini-program, where
+//! nothing is ever collected; a CLOSED one is freed with its last handle, and dropping it
+//! closes whatever socket it still had.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
-use js_sys::{Array, JsString};
+use js_sys::{Array, JsString, Object};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 
 use crate::sansio::config::TunnelConfig;
+use crate::sansio::flows::{Call, Failure};
 use crate::sansio::listeners::Listeners;
-use crate::sansio::packet::{self, HEAD_LEN, MESSAGE_CONTENT_AT};
+use crate::sansio::packet::{HEAD_LEN, MESSAGE_CONTENT_AT};
 use crate::sansio::tunnel::{
-    self as core_tunnel, Event, Handled, Input, Output, Packet, Status, Tunnel,
+    self as core_tunnel, Event, Handled, Input, Output, Packet, Status, Tunnel, TunnelError,
 };
 
 use super::boundary::{to_js, Js};
-use super::client::{Failure, Inner as Client};
-use super::js::{concat2, get, starts_with, Message};
-use super::log::{record, tunnel_record};
+use super::env::{now, Env};
+use super::flows::Flows;
+use super::frames::{starts_with, Frames, Message, Strings};
+use super::log::{packet_out, tunnel_record};
 use super::platform::{
     Socket, SOCKET_BINARY, SOCKET_CLOSE, SOCKET_ERROR, SOCKET_MESSAGE, SOCKET_OPEN,
 };
-use crate::sansio::protocol::Answer;
-use crate::sansio::tunnel::TunnelError;
-use crate::sansio::value::Value;
 
-/// JS strings made once per client instead of once per frame (tunnels share them: a
-/// closed tunnel's wasm side is rebuilt on its next use).
-pub(crate) struct Strings {
-    ping: JsString,
-    close: JsString,
-    message_prefix: JsString,
-    message_head: JsString,
-    content_field: JsString,
-    message_tail: JsString,
-}
-
-impl Strings {
-    pub(crate) fn new() -> Self {
-        Strings {
-            ping: JsString::from(packet::PING),
-            close: JsString::from(packet::CLOSE),
-            message_prefix: JsString::from(packet::MESSAGE_PREFIX),
-            message_head: JsString::from(packet::MESSAGE_HEAD),
-            content_field: JsString::from(packet::CONTENT_FIELD),
-            message_tail: JsString::from(packet::MESSAGE_TAIL),
-        }
-    }
-}
-
-/// The encoded frame start of the last outbound message type: chat traffic repeats a
-/// few types, so most `emit`s only stringify their content.
-struct TypePrefix {
-    message_type: JsValue,
-    /// `message:{"type":T,"content":`
-    with_content: JsString,
-    /// `message:{"type":T}`
-    bare: JsString,
-}
-
-/// The last inbound message type and the listener name it maps to (same reason).
-type TypeCache = RefCell<Option<(JsValue, Rc<str>)>>;
-
-pub(crate) struct TunnelInner {
-    client: Rc<Client>,
+pub struct TunnelInner {
+    env: Rc<Env>,
+    /// The session flows the handshake runs through.
+    flows: Rc<Flows>,
     id: u32,
     url: String,
     /// Messages are JS strings; `error` details are the platform's own result objects.
@@ -85,10 +50,10 @@ pub(crate) struct TunnelInner {
     timer: RefCell<Option<(u64, Timeout)>>,
     /// Receives every socket event as `(gen, kind, data)`.
     sink: Closure<dyn Fn(u32, u32, JsValue)>,
-    strings: Rc<Strings>,
-    out_type: RefCell<Option<TypePrefix>>,
-    last_type: TypeCache,
+    frames: Frames,
     logging: Cell<bool>,
+    /// Itself, while not CLOSED (see the module documentation).
+    held: RefCell<Option<Rc<TunnelInner>>>,
     this: Weak<TunnelInner>,
 }
 
@@ -99,7 +64,7 @@ pub struct TunnelHandle {
 }
 
 impl TunnelHandle {
-    pub(crate) fn new(inner: Rc<TunnelInner>) -> Self {
+    pub fn new(inner: Rc<TunnelInner>) -> Self {
         TunnelHandle { inner }
     }
 }
@@ -107,25 +72,22 @@ impl TunnelHandle {
 #[wasm_bindgen]
 impl TunnelHandle {
     pub fn open(&self) {
-        self.inner.core.borrow_mut().handle(Input::Open);
-        self.inner.drive();
+        self.inner.input(Input::Open);
     }
 
     pub fn close(&self) {
-        self.inner.core.borrow_mut().handle(Input::Close);
-        self.inner.drive();
+        self.inner.input(Input::Close);
     }
 
     /// Queue `{ type, content }`; false when it was rejected (an `error` event says why).
     pub fn emit(&self, message_type: &JsValue, content: &JsValue) -> bool {
         let t = &self.inner;
-        let Some(frame) = t.encode(message_type, content) else {
-            t.core.borrow_mut().handle(Input::Unencodable);
-            t.drive();
+        let Some(frame) = t.frames.encode(&t.env.platform, message_type, content) else {
+            t.input(Input::Unencodable);
             return false;
         };
-        let emitted = t.core.borrow_mut().handle(Input::Emit(frame));
-        match emitted {
+        let handled = t.core.borrow_mut().handle(Input::Emit(frame));
+        match handled {
             // ACTIVE and nothing queued: straight to the socket, nothing else to drive
             // unless the send fails.
             Handled::SendNow { gen, message } => {
@@ -145,7 +107,7 @@ impl TunnelHandle {
         }
     }
 
-    /// `on(type, listener)`; anything but a string type and a function is ignored, as before.
+    /// `on(type, listener)`: a string type and a function, or nothing happens (as before).
     pub fn on(&self, event: JsValue, listener: JsValue) -> bool {
         match event.as_string() {
             Some(e) if listener.is_function() => {
@@ -156,10 +118,26 @@ impl TunnelHandle {
         }
     }
 
-    /// `off(type?, listener?)`: how many listeners were removed.
+    /// `off(type?, listener?)`: how many listeners were removed. No type (`undefined` or
+    /// `null`) means every type, no listener every listener; a type that is not a string
+    /// or a listener that is not a function matches nothing.
     pub fn off(&self, event: JsValue, listener: JsValue) -> u32 {
-        let event = event.as_string();
-        let listener = (!listener.is_undefined() && !listener.is_null()).then_some(listener);
+        let unset = |v: &JsValue| v.is_undefined() || v.is_null();
+        let event = if unset(&event) {
+            None
+        } else {
+            match event.as_string() {
+                Some(e) => Some(e),
+                None => return 0,
+            }
+        };
+        let listener = if unset(&listener) {
+            None
+        } else if listener.is_function() {
+            Some(listener)
+        } else {
+            return 0;
+        };
         let mut listeners = self.inner.listeners.borrow_mut();
         Rc::make_mut(&mut listeners).off(event.as_deref(), listener.as_ref()) as u32
     }
@@ -193,15 +171,16 @@ impl TunnelHandle {
 }
 
 impl TunnelInner {
-    pub(crate) fn new(
-        client: Rc<Client>,
+    pub fn new(
+        env: Rc<Env>,
+        flows: Rc<Flows>,
         id: u32,
         url: String,
         cfg: TunnelConfig,
         seed: u64,
         strings: Rc<Strings>,
     ) -> Rc<Self> {
-        let logging = client.logging();
+        let logging = env.logging();
         let mut core = Tunnel::new(cfg, seed);
         core.set_logging(logging);
         Rc::new_cyclic(|this: &Weak<TunnelInner>| {
@@ -214,7 +193,8 @@ impl TunnelInner {
                 },
             );
             TunnelInner {
-                client,
+                env,
+                flows,
                 id,
                 url,
                 core: RefCell::new(core),
@@ -222,79 +202,31 @@ impl TunnelInner {
                 sockets: RefCell::default(),
                 timer: RefCell::default(),
                 sink,
-                strings,
-                out_type: RefCell::default(),
-                last_type: RefCell::default(),
+                frames: Frames::new(strings),
                 logging: Cell::new(logging),
+                held: RefCell::default(),
                 this: this.clone(),
             }
         })
     }
 
-    pub(crate) fn set_logging(&self, on: bool) {
+    pub fn set_logging(&self, on: bool) {
         self.logging.set(on);
         self.core.borrow_mut().set_logging(on);
     }
 
-    pub(crate) fn network_changed(&self, online: bool) {
-        self.core.borrow_mut().handle(Input::Network { online });
+    pub fn network_changed(&self, online: bool) {
+        self.input(Input::Network { online });
+    }
+
+    pub fn app_shown(&self) {
+        self.input(Input::AppShown { now: now() });
+    }
+
+    /// Feed one input, then carry out what it asks for.
+    fn input(&self, input: Input<'_, JsString, JsValue>) {
+        self.core.borrow_mut().handle(input);
         self.drive();
-    }
-
-    pub(crate) fn app_shown(&self) {
-        self.core.borrow_mut().handle(Input::AppShown {
-            now: super::js::now(),
-        });
-        self.drive();
-    }
-
-    /// `message:{"type":T,"content":C}` as a JS string; `None` when it cannot be encoded.
-    fn encode(&self, message_type: &JsValue, content: &JsValue) -> Option<JsString> {
-        let with_content = self.type_prefix(message_type, true)?;
-        let json = self.client.platform.stringify_json(content);
-        if json.is_string() {
-            return Some(concat2(&with_content, &json, &self.strings.message_tail));
-        }
-        if json.is_undefined() {
-            // `undefined`, functions and symbols are left out, as JSON.stringify({ type,
-            // content }) does. (Looked up again: a toJSON may have emitted another type.)
-            return self.type_prefix(message_type, false);
-        }
-        None
-    }
-
-    /// The frame start for `message_type`, with or without the content field (`None`
-    /// unless the type is a string).
-    fn type_prefix(&self, message_type: &JsValue, with_content: bool) -> Option<JsString> {
-        let pick = |p: &TypePrefix| {
-            if with_content {
-                p.with_content.clone()
-            } else {
-                p.bare.clone()
-            }
-        };
-        if let Some(p) = &*self.out_type.borrow() {
-            if p.message_type == *message_type {
-                return Some(pick(p));
-            }
-        }
-        if !message_type.is_string() {
-            return None;
-        }
-        let quoted: JsString = self
-            .client
-            .platform
-            .stringify_json(message_type)
-            .unchecked_into();
-        let head = self.strings.message_head.concat(&quoted);
-        let prefix = TypePrefix {
-            message_type: message_type.clone(),
-            with_content: head.concat(&self.strings.content_field),
-            bare: head.concat(&self.strings.message_tail),
-        };
-        let picked = pick(&prefix);
-        *self.out_type.borrow_mut() = Some(prefix);
-        Some(picked)
     }
 
     /// Carry out everything the core asks for, then arm the timer. No borrow of the
@@ -311,42 +243,56 @@ impl TunnelInner {
                 }
                 Output::CloseSocket { gen } => self.close_socket(gen),
                 Output::Event(e) => self.emit_event(e),
-                Output::Log(l) => self.client.log(|| tunnel_record(self.id, &l)),
+                Output::Log(l) => self.env.log(|| tunnel_record(self.id, &l)),
             }
         }
         self.arm_timer();
+        self.hold();
     }
 
+    /// Hold itself while not CLOSED; let go once CLOSED.
+    fn hold(&self) {
+        let open = self.core.borrow().status() != Status::Closed;
+        let held = self.held.borrow().is_some();
+        if open != held {
+            let next = if open { self.this.upgrade() } else { None };
+            // Replaced outside the borrow: dropping the last reference runs `Drop`.
+            let previous = std::mem::replace(&mut *self.held.borrow_mut(), next);
+            drop(previous);
+        }
+    }
+
+    /// `GET serviceUrl` as a session request, through the flows (which log in first when
+    /// no session is stored); its outcome is the core's next input.
     fn handshake(&self, gen: u32) {
         let Some(me) = self.this.upgrade() else {
             return;
         };
+        let request: Object = to_js(&HandshakeCall {
+            url: &self.url,
+            method: "GET",
+        })
+        .unchecked_into();
+        let running = self.flows.run(Call::Handshake, Some(request), false);
         spawn_local(async move {
-            let result = me.client.tunnel_handshake(&me.url).await;
-            let now = super::js::now();
             // As 0.8: the detail of a failure is the answer without a socket URL, the
             // platform's `fail` result, or the SDK's error (session, login).
-            let outcome = match result {
-                Ok(response) => {
-                    let status = get(&response, "statusCode")
-                        .as_f64()
-                        .map_or(0, |s| s as u16);
-                    let answer: Answer = get(&response, "data").decode().unwrap_or_default();
-                    core_tunnel::handshake_url(status, Some(&answer)).ok_or(response)
-                }
-                Err(Failure::Transport(e) | Failure::Sdk(e)) => Err(e),
+            let result = match running.await {
+                Ok(response) => core_tunnel::handshake_answer(&response).ok_or(Some(response)),
+                Err(Failure::Platform(fail)) => Err(Some(fail)),
+                Err(Failure::Sdk(e)) => Err(Some(me.env.error(&e))),
             };
-            let result = outcome.map_err(Some);
-            me.core
-                .borrow_mut()
-                .handle(Input::Handshake { gen, result, now });
-            me.drive();
+            me.input(Input::Handshake {
+                gen,
+                result,
+                now: now(),
+            });
         });
     }
 
     fn open_socket(&self, gen: u32, url: &str) {
         match self
-            .client
+            .env
             .platform
             .connect_socket(url, self.sink.as_ref().unchecked_ref(), gen)
         {
@@ -355,7 +301,7 @@ impl TunnelInner {
                 self.core.borrow_mut().handle(Input::SocketDown {
                     gen,
                     detail: Some(e),
-                    now: super::js::now(),
+                    now: now(),
                 });
             }
         }
@@ -363,12 +309,13 @@ impl TunnelInner {
 
     /// Hand a packet to socket `gen`; false when it could not (the core was told).
     fn send(&self, gen: u32, packet: Packet<JsString>) -> bool {
+        let strings = &self.frames.strings;
         let frame = match &packet {
             Packet::Message(f) => f,
-            Packet::Ping => &self.strings.ping,
-            Packet::Close => &self.strings.close,
+            Packet::Ping => &strings.ping,
+            Packet::Close => &strings.close,
         };
-        // A handle clone is cheap (externref table); no borrow is held while JS runs.
+        // A handle clone is cheap; no borrow is held while JS runs.
         let socket = self
             .sockets
             .borrow()
@@ -380,7 +327,7 @@ impl TunnelInner {
             self.core.borrow_mut().handle(Input::SendFailed {
                 gen,
                 packet,
-                now: super::js::now(),
+                now: now(),
             });
             return false;
         }
@@ -390,18 +337,8 @@ impl TunnelInner {
                 Packet::Ping => "ping",
                 Packet::Close => "close",
             };
-            let size = JsValue::from(frame.length());
-            self.client.log(|| {
-                record(
-                    "tunnel",
-                    "packet-out",
-                    &[
-                        ("tunnel", self.id.into()),
-                        ("kind", kind.into()),
-                        ("size", size),
-                    ],
-                )
-            });
+            let size = frame.length();
+            self.env.log(|| packet_out(self.id, kind, size));
         }
         true
     }
@@ -426,14 +363,9 @@ impl TunnelInner {
                     return self.arm_timer();
                 }
             }
-            SOCKET_BINARY => {
-                self.core.borrow_mut().handle(Input::Dropped {
-                    reason: "binary-frame",
-                    len: 0,
-                });
-            }
+            SOCKET_BINARY => self.dropped("binary-frame", 0),
             SOCKET_OPEN => {
-                let now = super::js::now();
+                let now = now();
                 self.core
                     .borrow_mut()
                     .handle(Input::SocketOpened { gen, now });
@@ -446,7 +378,7 @@ impl TunnelInner {
                 }
                 // The platform's own result: `{ errMsg }` of an error, `{ code, reason }` of a close.
                 let detail = (!data.is_undefined() && !data.is_null()).then(|| data.clone());
-                let now = super::js::now();
+                let now = now();
                 self.core
                     .borrow_mut()
                     .handle(Input::SocketDown { gen, detail, now });
@@ -460,12 +392,12 @@ impl TunnelInner {
     fn on_frame(&self, gen: u32, frame: &JsString) {
         let len = frame.length() as usize;
         // Data path: recognised by its prefix, never copied into wasm.
-        if len > MESSAGE_CONTENT_AT && starts_with(frame, &self.strings.message_prefix) {
-            let verdict = self
+        if len > MESSAGE_CONTENT_AT && starts_with(frame, &self.frames.strings.message_prefix) {
+            let handled = self
                 .core
                 .borrow_mut()
                 .handle(Input::MessageFrame { gen, len });
-            if let Handled::Deliver { content_at } = verdict {
+            if let Handled::Deliver { content_at } = handled {
                 self.deliver(&frame.slice(content_at as u32, len as u32), len);
             }
             return;
@@ -480,14 +412,14 @@ impl TunnelInner {
             self.dropped("not-text", len);
             return;
         };
-        let now = super::js::now();
-        let verdict = self.core.borrow_mut().handle(Input::Frame {
+        let now = now();
+        let handled = self.core.borrow_mut().handle(Input::Frame {
             gen,
             head: &head,
             len,
             now,
         });
-        if let Handled::Deliver { content_at } = verdict {
+        if let Handled::Deliver { content_at } = handled {
             self.deliver(&frame.slice(content_at as u32, len as u32), len);
         }
     }
@@ -500,30 +432,17 @@ impl TunnelInner {
 
     /// Parse a `message` packet's content and hand it to its listeners.
     fn deliver(&self, content: &JsString, len: usize) {
-        let message = self.client.platform.parse_json(content);
+        let message = self.env.platform.parse_json(content);
         if !message.is_object() {
             // Not JSON (`undefined`), or JSON that is not an object.
             self.dropped("not-a-json-object", len);
             return;
         }
         let message: &Message = message.unchecked_ref();
-        match self.listener_name(message.message_type()) {
+        match self.frames.listener_name(message.message_type()) {
             Some(name) => self.dispatch(&name, &message.content()),
             None => self.dropped("message-without-type", len),
         }
-    }
-
-    /// The listener name of a message type (`None`: not a non-empty string).
-    fn listener_name(&self, message_type: JsValue) -> Option<Rc<str>> {
-        if let Some((js, name)) = &*self.last_type.borrow() {
-            if *js == message_type {
-                return Some(Rc::clone(name));
-            }
-        }
-        let t = message_type.as_string()?;
-        let name: Rc<str> = packet::listener_name(&t)?.into();
-        *self.last_type.borrow_mut() = Some((message_type, Rc::clone(&name)));
-        Some(name)
     }
 
     fn emit_event(&self, e: Event<JsValue>) {
@@ -538,11 +457,12 @@ impl TunnelInner {
         self.dispatch(e.name(), &payload);
     }
 
-    /// Call the listeners of `event` (and `*`), in registration order. The list is
-    /// copied first so listeners may add or remove listeners.
+    /// Call the listeners of `event` (and `*`), in registration order, each behind the
+    /// platform's `try` (an exception is reported, never thrown back here). The list is a
+    /// snapshot, so listeners may add or remove listeners.
     fn dispatch(&self, event: &str, payload: &JsValue) {
         let snapshot = Rc::clone(&self.listeners.borrow());
-        let platform = &self.client.platform;
+        let platform = &self.env.platform;
         let mut name = None;
         for (f, wildcard) in snapshot.matching(event) {
             if wildcard {
@@ -562,7 +482,7 @@ impl TunnelInner {
             return;
         }
         let next = want.map(|at| {
-            let delay = at.saturating_sub(super::js::now()).min(i32::MAX as u64) as u32;
+            let delay = at.saturating_sub(now()).min(i32::MAX as u64) as u32;
             let weak = self.this.clone();
             let timeout = Timeout::new(delay, move || {
                 if let Some(t) = weak.upgrade() {
@@ -581,8 +501,25 @@ impl TunnelInner {
         let fired = self.timer.borrow_mut().take();
         drop(fired);
         // Timers may fire a millisecond "early" by Date.now(); the deadline has passed.
-        let now = super::js::now().max(deadline);
-        self.core.borrow_mut().handle(Input::Timeout { now });
-        self.drive();
+        self.input(Input::Timeout {
+            now: now().max(deadline),
+        });
     }
+}
+
+impl Drop for TunnelInner {
+    /// A tunnel freed with a socket still open (a handle freed while not CLOSED) closes it:
+    /// nothing outlives the tunnel. The timer is cleared by its own drop.
+    fn drop(&mut self) {
+        for (_, socket) in self.sockets.get_mut().drain(..) {
+            let _ = socket.close();
+        }
+    }
+}
+
+/// The handshake request.
+#[derive(serde::Serialize)]
+struct HandshakeCall<'a> {
+    url: &'a str,
+    method: &'static str,
 }

@@ -234,7 +234,7 @@ pub enum Role {
 #[derive(Debug)]
 pub struct Flight<W> {
     running: Option<LoginCall>,
-    waiters: Vec<W>,
+    waiters: Vec<(W, Role)>,
 }
 
 impl<W> Default for Flight<W> {
@@ -247,33 +247,28 @@ impl<W> Default for Flight<W> {
 }
 
 impl<W> Flight<W> {
-    /// Join for `call`. Unless the caller leads, `waiter` is made and handed to
-    /// [`Flight::finish`] once the running login ends.
-    pub fn join(&mut self, call: LoginCall, waiter: impl FnOnce() -> W) -> Role {
+    /// Join for `call`. Unless the caller leads, `waiter` is kept with its role and
+    /// handed back by [`Flight::finish`] once the running login ends.
+    pub fn join(&mut self, call: LoginCall, waiter: W) -> Role {
         match self.running {
             None => {
                 self.running = Some(call);
                 Role::Lead
             }
             Some(running) => {
-                self.waiters.push(waiter());
-                if call.joins(running) {
+                let role = if call.joins(running) {
                     Role::Join
                 } else {
                     Role::Wait
-                }
+                };
+                self.waiters.push((waiter, role));
+                role
             }
         }
     }
 
-    /// Whether a login is running.
-    #[cfg(test)]
-    fn busy(&self) -> bool {
-        self.running.is_some()
-    }
-
     /// The leader finished: everyone who joined or waited meanwhile, in order.
-    pub fn finish(&mut self) -> Vec<W> {
+    pub fn finish(&mut self) -> Vec<(W, Role)> {
         self.running = None;
         std::mem::take(&mut self.waiters)
     }
@@ -366,35 +361,35 @@ mod tests {
 
     #[test]
     fn flight_shares_one_login() {
+        use Role::{Join, Lead};
         let mut f: Flight<u32> = Flight::default();
-        assert_eq!(f.join(LoginCall::OnDemand, || 0), Role::Lead);
-        assert!(f.busy());
-        assert_eq!(f.join(LoginCall::OnDemand, || 1), Role::Join);
-        assert_eq!(f.join(LoginCall::Renew, || 2), Role::Join);
-        assert_eq!(f.finish(), vec![1, 2]);
-        assert!(!f.busy());
-        assert_eq!(f.join(LoginCall::Login, || 3), Role::Lead);
-        assert_eq!(f.finish(), Vec::<u32>::new());
+        assert_eq!(f.join(LoginCall::OnDemand, 0), Lead);
+        assert_eq!(f.join(LoginCall::OnDemand, 1), Join);
+        assert_eq!(f.join(LoginCall::Renew, 2), Join);
+        assert_eq!(f.finish(), vec![(1, Join), (2, Join)]);
+        assert_eq!(f.join(LoginCall::Login, 3), Lead);
+        assert_eq!(f.finish(), vec![]);
     }
 
     #[test]
     fn flight_makes_incompatible_callers_wait() {
+        use Role::{Join, Lead, Wait};
         let mut f: Flight<u32> = Flight::default();
-        assert_eq!(f.join(LoginCall::OnDemand, || 0), Role::Lead);
+        assert_eq!(f.join(LoginCall::OnDemand, 0), Lead);
         // A reused session must not answer a Wafer 2 login() or loginWithCode().
-        assert_eq!(f.join(LoginCall::Login, || 1), Role::Wait);
-        assert_eq!(f.join(LoginCall::WithCode, || 2), Role::Wait);
-        assert_eq!(f.join(LoginCall::Given, || 3), Role::Wait);
-        assert_eq!(f.finish(), vec![1, 2, 3]);
-        assert_eq!(f.join(LoginCall::Login, || 4), Role::Lead);
-        assert_eq!(f.join(LoginCall::Login, || 5), Role::Join);
-        assert_eq!(f.join(LoginCall::OnDemand, || 6), Role::Join);
-        assert_eq!(f.join(LoginCall::WithCode, || 7), Role::Wait);
+        assert_eq!(f.join(LoginCall::Login, 1), Wait);
+        assert_eq!(f.join(LoginCall::WithCode, 2), Wait);
+        assert_eq!(f.join(LoginCall::Given, 3), Wait);
+        assert_eq!(f.finish(), vec![(1, Wait), (2, Wait), (3, Wait)]);
+        assert_eq!(f.join(LoginCall::Login, 4), Lead);
+        assert_eq!(f.join(LoginCall::Login, 5), Join);
+        assert_eq!(f.join(LoginCall::OnDemand, 6), Join);
+        assert_eq!(f.join(LoginCall::WithCode, 7), Wait);
         f.finish();
         // A page's own credentials are never shared, nor replaced by another login.
-        assert_eq!(f.join(LoginCall::Given, || 8), Role::Lead);
-        assert_eq!(f.join(LoginCall::OnDemand, || 9), Role::Wait);
-        assert_eq!(f.join(LoginCall::Given, || 10), Role::Wait);
+        assert_eq!(f.join(LoginCall::Given, 8), Lead);
+        assert_eq!(f.join(LoginCall::OnDemand, 9), Wait);
+        assert_eq!(f.join(LoginCall::Given, 10), Wait);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod backoff;
 pub mod config;
 pub mod error;
+pub mod flows;
 pub mod listeners;
 pub mod login;
 pub mod packet;

@@ -119,38 +119,47 @@ pub type Headers = Vec<(&'static str, String)>;
 /// a session request, of the tunnel handshake). Every field is lenient: a server may
 /// answer anything, and a field of the wrong type reads as absent.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
 pub struct Answer {
     /// Wafer 1 marks every session-layer body with the magic id.
-    #[serde(rename = "F2C224D4-2BCE-4C64-AF9F-A6D872000D1A")]
+    #[serde(default, rename = "F2C224D4-2BCE-4C64-AF9F-A6D872000D1A")]
     pub magic: Scalar,
     /// Wafer 1 login: `{ id, skey }`.
+    #[serde(default)]
     pub session: Lenient<Credentials>,
+    #[serde(default)]
     pub error: Scalar,
+    #[serde(default)]
     pub message: Scalar,
     /// Wafer 2: `0` for success, `-1` for a rejected session.
+    #[serde(default)]
     pub code: Scalar,
     /// Wafer 2: the login's session, the handshake's socket URL.
+    #[serde(default)]
     pub data: Lenient<AnswerData>,
     /// Wafer 1 handshake: the socket URL.
+    #[serde(default)]
     pub url: Scalar,
 }
 
 /// Wafer 1 credentials, `session` of a login answer.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
 pub struct Credentials {
+    #[serde(default)]
     pub id: Scalar,
+    #[serde(default)]
     pub skey: Scalar,
 }
 
 /// Wafer 2 `data`: `{ skey, userinfo, ... }` of a login, `{ tunnelId, connectUrl }` of a
 /// handshake.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct AnswerData {
+    #[serde(default)]
     pub skey: Scalar,
+    #[serde(default)]
     pub userinfo: Scalar,
+    #[serde(default)]
     pub connect_url: Scalar,
 }
 

@@ -67,7 +67,7 @@ pub enum Next {
 }
 
 /// The retry budget of one `request()` / `uploadFile()` call: exactly one retry.
-#[derive(Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Attempt {
     retried: bool,
 }

@@ -15,9 +15,10 @@ use serde::Deserialize;
 /// What the SDK reads in the stored value (either dialect's shape; the rest of it, the
 /// user profile included, stays in storage untouched).
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
 pub struct Stored {
+    #[serde(default)]
     pub id: Scalar,
+    #[serde(default)]
     pub skey: Scalar,
 }
 

@@ -27,6 +27,9 @@ impl Value for serde_json::Value {
         }
         self
     }
+    fn parse_json(&self) -> Option<Self> {
+        serde_json::from_str(self.as_str()?).ok()
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]

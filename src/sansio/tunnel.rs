@@ -19,9 +19,11 @@
 //! handshake's answer), text in tests.
 
 use super::config::TunnelConfig;
+use super::flows::status_of;
 use super::packet::{self, Kind};
 use super::protocol::Answer;
 use super::rng::Rng;
+use super::value::Value;
 use serde::Serialize;
 use std::collections::VecDeque;
 
@@ -130,7 +132,7 @@ pub enum Log {
     /// Retry number `attempt` of this outage starts in `delay_ms`.
     Retry {
         attempt: u32,
-        #[serde(rename = "delay")]
+        #[serde(rename = "delay", serialize_with = "number")]
         delay_ms: u64,
     },
     /// Retrying waits for the network to come back.
@@ -140,22 +142,28 @@ pub enum Log {
     /// The server set the heartbeat interval.
     #[serde(rename = "heartbeat-interval")]
     Interval {
-        #[serde(rename = "interval")]
+        #[serde(rename = "interval", serialize_with = "number")]
         ms: u64,
     },
     PacketIn {
         kind: Kind,
-        #[serde(rename = "size")]
+        #[serde(rename = "size", serialize_with = "number")]
         len: usize,
     },
     Dropped {
         reason: &'static str,
-        #[serde(rename = "size")]
+        #[serde(rename = "size", serialize_with = "number")]
         len: usize,
     },
     GaveUp {
         attempts: u32,
     },
+}
+
+/// A count or a duration as a JavaScript number (as a double: the values are far below
+/// 2^53, and one number type keeps the serializer small).
+fn number<T: Copy + TryInto<u32>, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((*v).try_into().map_or(f64::from(u32::MAX), f64::from))
 }
 
 /// What the runtime must do or emit next.
@@ -782,6 +790,12 @@ impl<P, D> Tunnel<P, D> {
             self.out.push_back(Output::Log(record()));
         }
     }
+}
+
+/// The socket URL in the handshake's `wx.request` result (see [`handshake_url`]).
+pub fn handshake_answer<V: Value>(response: &V) -> Option<String> {
+    let answer: Answer = response.member("data").decode().unwrap_or_default();
+    handshake_url(status_of(response), Some(&answer))
 }
 
 /// Read the handshake answer (`GET serviceUrl`): Wafer 1 `{ url }`, Wafer 2

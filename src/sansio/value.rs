@@ -20,6 +20,8 @@ pub trait Value: Clone {
     fn member(&self, key: &str) -> Self;
     /// `self[key] = value` on an object (nothing otherwise); returns `self`.
     fn with_member(self, key: &str, value: Self) -> Self;
+    /// The value the JSON text in this string encodes (`None`: not a string of JSON).
+    fn parse_json(&self) -> Option<Self>;
 }
 
 /// Why a value did not decode.

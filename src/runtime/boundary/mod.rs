@@ -16,6 +16,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use crate::sansio::error::{ErrorKind, SdkError};
+use crate::sansio::protocol::Headers;
 use crate::sansio::value::{Invalid, Problem, Value};
 
 #[wasm_bindgen]
@@ -44,6 +45,10 @@ impl Value for JsValue {
         }
         self
     }
+
+    fn parse_json(&self) -> Option<Self> {
+        js_sys::JSON::parse(&self.as_string()?).ok()
+    }
 }
 
 /// `value[key]` (`undefined` for non-objects); `Err` with what it threw.
@@ -52,6 +57,33 @@ pub fn get(value: &JsValue, key: &str) -> Result<JsValue, JsValue> {
         return Ok(JsValue::UNDEFINED);
     }
     Reflect::get(value, &JsValue::from_str(key))
+}
+
+/// `target[key] = value` (ignores frozen targets).
+pub fn set(target: &Object, key: &str, value: &JsValue) {
+    let _ = Reflect::set(target, &JsValue::from_str(key), value);
+}
+
+/// A header object: `base` (a plain object made by [`copy`], or anything else for none)
+/// copied, then `extra` on top (built by hand: a serde map costs more in the wasm). Header names are case-insensitive, so a caller's
+/// `x-wx-skey` gives way to `X-WX-Skey`.
+pub fn merge_headers(base: &JsValue, extra: &Headers) -> Object {
+    // A plain copy: reading and listing its keys runs no page code.
+    let o = copy(base).unwrap_or_default();
+    if !extra.is_empty() {
+        for key in Object::keys(&o).iter() {
+            let shadowed = key
+                .as_string()
+                .is_some_and(|k| extra.iter().any(|(name, _)| name.eq_ignore_ascii_case(&k)));
+            if shadowed {
+                let _ = Reflect::delete_property(&o, &key);
+            }
+        }
+    }
+    for (k, v) in extra {
+        set(&o, k, &JsValue::from_str(v));
+    }
+    o
 }
 
 /// A plain copy of an object's own enumerable members (what `Object.assign({}, value)`

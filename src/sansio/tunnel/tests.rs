@@ -982,7 +982,7 @@ mod props {
                 self.fail_next = false;
                 self.t.handle(Input::SendFailed {
                     gen,
-                    packet: packet,
+                    packet,
                     now: self.now,
                 });
             }
@@ -1050,14 +1050,14 @@ mod props {
                         self.t.handle(Input::Handshake {
                             gen: g,
                             result: Err(None),
-                            now: now,
+                            now,
                         });
                     }
                 }
                 Op::SocketOpen => {
                     if let Some(g) = self.connecting_socket.take() {
                         self.open_socket = Some(g);
-                        self.t.handle(Input::SocketOpened { gen: g, now: now });
+                        self.t.handle(Input::SocketOpened { gen: g, now });
                     }
                 }
                 Op::SocketClose => {
@@ -1065,7 +1065,7 @@ mod props {
                         self.t.handle(Input::SocketDown {
                             gen: g,
                             detail: None,
-                            now: now,
+                            now,
                         });
                     }
                 }
@@ -1074,7 +1074,7 @@ mod props {
                         self.t.handle(Input::SocketDown {
                             gen: g,
                             detail: None,
-                            now: now,
+                            now,
                         });
                     }
                 }
@@ -1083,9 +1083,9 @@ mod props {
                     self.t.handle(Input::SocketDown {
                         gen: g,
                         detail: None,
-                        now: now,
+                        now,
                     });
-                    self.t.handle(Input::SocketOpened { gen: g, now: now });
+                    self.t.handle(Input::SocketOpened { gen: g, now });
                     self.t.handle(Input::Handshake {
                         gen: g,
                         result: Ok("ws://stale".into()),
@@ -1103,7 +1103,7 @@ mod props {
                     self.t.handle(Input::Network { online: *on });
                 }
                 Op::AppShow => {
-                    self.t.handle(Input::AppShown { now: now });
+                    self.t.handle(Input::AppShown { now });
                 }
                 Op::Frame(f) => {
                     if let Some(g) = self.open_socket {
@@ -1214,33 +1214,34 @@ fn records_and_error_payloads_serialize_as_the_logger_and_listeners_see_them() {
                 attempt: 2,
                 delay_ms: 1500,
             },
-            json!({ "event": "retry", "attempt": 2, "delay": 1500 }),
+            json!({ "event": "retry", "attempt": 2, "delay": 1500.0 }),
         ),
         (Log::Offline, json!({ "event": "offline" })),
         (Log::LinkDead, json!({ "event": "link-dead" })),
         (
             Log::Interval { ms: 30_000 },
-            json!({ "event": "heartbeat-interval", "interval": 30000 }),
+            json!({ "event": "heartbeat-interval", "interval": 30000.0 }),
         ),
         (
             Log::PacketIn {
                 kind: Kind::Pong,
                 len: 4,
             },
-            json!({ "event": "packet-in", "kind": "pong", "size": 4 }),
+            json!({ "event": "packet-in", "kind": "pong", "size": 4.0 }),
         ),
         (
             Log::Dropped {
                 reason: "oversized",
                 len: 9,
             },
-            json!({ "event": "dropped", "reason": "oversized", "size": 9 }),
+            json!({ "event": "dropped", "reason": "oversized", "size": 9.0 }),
         ),
         (
             Log::GaveUp { attempts: 3 },
             json!({ "event": "gave-up", "attempts": 3 }),
         ),
     ];
+    // Counts and durations are JavaScript numbers (doubles).
     for (log, want) in cases {
         assert_eq!(to_value(&log).unwrap(), want);
     }
