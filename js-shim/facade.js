@@ -1,13 +1,14 @@
 'use strict';
 /**
  * The public API (README "API tour", index.d.ts): the names of both official clients,
- * callbacks or promises, and a `Tunnel` class. Every rule lives in the wasm runtime; this
- * file only waits for the wasm to be ready, maps promises onto callbacks and wraps handles.
- * The stored session is read and written by ./session.js (for the wasm too).
+ * callbacks or promises, and the `Tunnel` class (./tunnel.js). Every rule lives in the
+ * wasm runtime; this file only waits for the wasm to be ready and maps promises onto
+ * callbacks. The stored session is read and written by ./session.js (for the wasm too).
  */
 
-const { LoginError, RequestError, ERRORS, TUNNEL, createError } = require('./errors');
+const { LoginError, RequestError, ERRORS, createError } = require('./errors');
 const { createSessionStore, headersOf } = require('./session');
+const { defineTunnel } = require('./tunnel');
 
 function noop() {}
 
@@ -173,11 +174,24 @@ function createSdk(env) {
   }
 
   /**
+   * The callbacks of `options`, read once, before anything starts: a getter that throws
+   * is a typed error thrown at once (nothing has begun, so nothing is left behind).
+   */
+  function callbacksOf(options, ErrorClass) {
+    if (options === null || typeof options !== 'object') return {};
+    try {
+      return { success: options.success, fail: options.fail, complete: options.complete };
+    } catch (e) {
+      const text = (e && e.message) || String(e);
+      throw new ErrorClass(ERRORS.ERR_INVALID_PARAMS, '参数错误：options could not be read: ' + text, e);
+    }
+  }
+
+  /**
    * Callback style when `success` or `fail` is given (exactly one of them, then
    * `complete`); otherwise the promise is returned (and `complete` still runs).
    */
-  function settle(promise, options) {
-    const o = options && typeof options === 'object' ? options : {};
+  function settle(promise, o) {
     if (typeof o.success !== 'function' && typeof o.fail !== 'function') {
       if (typeof o.complete === 'function') {
         promise.then((r) => invoke(o.complete, r), (e) => invoke(o.complete, e));
@@ -236,26 +250,31 @@ function createSdk(env) {
     },
 
     login(options) {
-      return settle(ready().then((c) => c.login(options), asLoginError), options);
+      const callbacks = callbacksOf(options, LoginError);
+      return settle(ready().then((c) => c.login(options), asLoginError), callbacks);
     },
 
     loginWithCode(options) {
-      return settle(ready().then((c) => c.loginWithCode(options), asLoginError), options);
+      const callbacks = callbacksOf(options, LoginError);
+      return settle(ready().then((c) => c.loginWithCode(options), asLoginError), callbacks);
     },
 
     /** Log in with `loginParams: { code, encryptedData, iv }` the page got itself. */
     requestLogin(options) {
-      return settle(ready().then((c) => c.requestLogin(options), asLoginError), options);
+      const callbacks = callbacksOf(options, LoginError);
+      return settle(ready().then((c) => c.requestLogin(options), asLoginError), callbacks);
     },
 
     request(options) {
       requireObject(options, '请求');
-      return settle(ready().then((c) => c.request(options)), options);
+      const callbacks = callbacksOf(options, RequestError);
+      return settle(ready().then((c) => c.request(options)), callbacks);
     },
 
     uploadFile(options) {
       requireObject(options, '上传');
-      return settle(ready().then((c) => c.uploadFile(options)), options);
+      const callbacks = callbacksOf(options, RequestError);
+      return settle(ready().then((c) => c.uploadFile(options)), callbacks);
     },
 
     // Storage only, before and after the wasm is ready.
@@ -280,152 +299,13 @@ function createSdk(env) {
   };
   api.clearSession = api.Session.clear;
 
-  class Tunnel {
-    /**
-     * @param {string} serviceUrl the business server's tunnel URL
-     * @param {object} [options] reconnectBaseDelay, reconnectMaxDelay, maxReconnectAttempts,
-     *   heartbeatInterval, queueLimit, maxFrameSize
-     */
-    constructor(serviceUrl, options) {
-      this.serviceUrl = serviceUrl;
-      this._options = options;
-      this._handle = null;
-      this._failed = false;
-      this._ops = [];
-      // A closed tunnel with nothing queued gives its wasm side back (mini-programs have no
-      // FinalizationRegistry to do it when a page drops the object); its listeners wait
-      // here, `[type, listener, ...]`, and return with a fresh wasm side on the next use.
-      this._resting = null;
-      this._socketUrl = null;
-      this._status = TUNNEL.STATUS_CLOSED;
-      this._restPending = false;
-      const c = current();
-      if (c) {
-        this._handle = this._create(c);
-        this._rest();
-      } else {
-        pending.push((ready) => {
-          try {
-            this._handle = this._create(ready);
-          } catch (e) {
-            // Bad options (the constructor throws them once ready): the tunnel is unusable.
-            this._failed = true;
-            this._status = TUNNEL.STATUS_CLOSED;
-            this._ops.length = 0;
-            throw e; // reported by boot()
-          }
-          for (const op of this._ops.splice(0)) op(this._handle);
-        });
-      }
-    }
-
-    _create(c) {
-      const knobs = {
-        MAX_RECONNECT_TRY_TIMES: Tunnel.MAX_RECONNECT_TRY_TIMES,
-        RECONNECT_TIME_INCREASE: Tunnel.RECONNECT_TIME_INCREASE,
-      };
-      return c.tunnel(this.serviceUrl, this._options, knobs);
-    }
-
-    /** The wasm side, made again (with the listeners) for a resting tunnel. */
-    _live() {
-      if (!this._handle && this._resting) {
-        const listeners = this._resting;
-        this._resting = null;
-        this._handle = this._create(client);
-        for (let i = 0; i < listeners.length; i += 2) this._handle.on(listeners[i], listeners[i + 1]);
-      }
-      return this._handle;
-    }
-
-    /** Give the wasm side back if, once the current call is over, the tunnel is closed
-     * with nothing queued. A microtask: on/off/close may be called from a listener, inside
-     * a call into the wasm, and a burst of calls shares one check. */
-    _rest() {
-      if (this._restPending || !this._handle) return;
-      this._restPending = true;
-      Promise.resolve().then(() => {
-        this._restPending = false;
-        const h = this._handle;
-        if (!h || !h.dormant()) return;
-        this._socketUrl = h.socketUrl() || this._socketUrl;
-        this._resting = h.listenerList();
-        this._status = TUNNEL.STATUS_CLOSED;
-        this._handle = null;
-        h.free();
-      });
-    }
-
-    _do(op) {
-      const h = this._live();
-      if (h) return op(h);
-      if (!this._failed) this._ops.push(op);
-      return undefined;
-    }
-
-    /** Listen to `connect`, `close`, `reconnecting`, `reconnect`, `error`, a message type, or `*`. */
-    on(type, listener) {
-      this._do((h) => h.on(type, listener));
-      this._rest();
-      return this;
-    }
-
-    /** Remove `listener` from `type`; all listeners of `type` without one; everything without arguments. */
-    off(type, listener) {
-      this._do((h) => h.off(type, listener));
-      this._rest();
-      return this;
-    }
-
-    open() {
-      if (!this._handle && !this._resting && !this._failed && this._status === TUNNEL.STATUS_CLOSED) {
-        this._status = TUNNEL.STATUS_CONNECTING;
-      }
-      this._do((h) => h.open());
-    }
-
-    close() {
-      if (this._resting) return; // already closed
-      if (!this._handle) this._status = TUNNEL.STATUS_CLOSED;
-      this._do((h) => h.close());
-      this._rest();
-    }
-
-    /** Send `{ type, content }`; false when rejected (an `error` event tells why). */
-    emit(type, content) {
-      const h = this._live();
-      if (h) return h.emit(type, content);
-      if (this._failed) return false;
-      this._ops.push((ready) => ready.emit(type, content));
-      return true;
-    }
-
-    get status() {
-      return this._handle ? this._handle.status() : this._status;
-    }
-
-    get socketUrl() {
-      return (this._handle && this._handle.socketUrl()) || this._socketUrl;
-    }
-
-    isClosed() {
-      return this.status === TUNNEL.STATUS_CLOSED;
-    }
-
-    isConnecting() {
-      return this.status === TUNNEL.STATUS_CONNECTING;
-    }
-
-    isActive() {
-      return this.status === TUNNEL.STATUS_ACTIVE;
-    }
-
-    isReconnecting() {
-      return this.status === TUNNEL.STATUS_RECONNECTING;
-    }
-  }
-  Object.assign(Tunnel, TUNNEL);
-  api.Tunnel = Tunnel;
+  api.Tunnel = defineTunnel({
+    current,
+    later(op) {
+      pending.push(op);
+    },
+    report: platform.reportError,
+  });
 
   Object.assign(api, ERRORS);
   // `import wafer from 'wafer-wasm'` compiled by TypeScript without esModuleInterop reads

@@ -213,10 +213,18 @@ export class Tunnel {
   on(event: '*', listener: (type: string, payload: any) => void): this;
   /** A server message type; one named like a built-in event arrives as `@type`. */
   on(event: string, listener: (content: any) => void): this;
-  off(event?: string, listener?: Function): this;
+  /**
+   * Remove `listener` from `event`; every listener of `event` without one; every listener
+   * of every type without arguments (`null` also means "any"). A non-string event or a
+   * non-function listener removes nothing.
+   */
+  off(event?: string | null, listener?: Function | null): this;
   open(): void;
   close(): void;
-  /** Queue `{ type, content }`; false when rejected (the `error` event says why). */
+  /**
+   * Queue `{ type, content }`; false when rejected (the `error` event says why). Before the
+   * wasm is ready, a message beyond the tunnel's `queueLimit` (default 1000) is refused at once.
+   */
   emit(type: string, content?: any): boolean;
   isClosed(): boolean;
   isConnecting(): boolean;

@@ -107,6 +107,15 @@ impl TunnelHandle {
         }
     }
 
+    /// `n` emits refused before this handle existed (the facade held as many as the queue
+    /// limit): an `ERR_QUEUE_OVERFLOW` error event each.
+    pub fn refused(&self, n: u32) {
+        for _ in 0..n {
+            self.inner.core.borrow_mut().handle(Input::Refused);
+        }
+        self.inner.drive();
+    }
+
     /// `on(type, listener)`: a string type and a function, or nothing happens (as before).
     pub fn on(&self, event: JsValue, listener: JsValue) -> bool {
         match event.as_string() {

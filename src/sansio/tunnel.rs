@@ -206,6 +206,10 @@ pub enum Input<'a, P, D = String> {
     Emit(P),
     /// `emit()` got content that cannot be encoded: an `ERR_INVALID_MESSAGE` error event.
     Unencodable,
+    /// An `emit()` refused before it reached the tunnel (made before the runtime was
+    /// ready, beyond the queue limit): an `ERR_QUEUE_OVERFLOW` error event, as for an emit
+    /// the queue refused.
+    Refused,
     /// The handshake of attempt `gen` answered: the socket URL, or what it failed with
     /// (the answer without a socket URL, the request's failure).
     Handshake {
@@ -375,6 +379,10 @@ impl<P, D> Tunnel<P, D> {
             Input::Emit(p) => return self.emit(p),
             Input::Unencodable => self.push_event(Event::Error(TunnelError::new(
                 codes::ERR_INVALID_MESSAGE,
+                None,
+            ))),
+            Input::Refused => self.push_event(Event::Error(TunnelError::new(
+                codes::ERR_QUEUE_OVERFLOW,
                 None,
             ))),
             Input::Handshake { gen, result, now } => self.handshake(gen, result, now),

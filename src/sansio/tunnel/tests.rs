@@ -645,6 +645,22 @@ fn queue_is_bounded_while_not_active() {
 }
 
 #[test]
+fn refused_and_unencodable_emits_are_error_events() {
+    let mut h = Harness::new(cfg());
+    h.t.handle(Input::Refused);
+    h.t.handle(Input::Unencodable);
+    h.drain();
+    assert_eq!(
+        h.take_events(),
+        vec![
+            err(codes::ERR_QUEUE_OVERFLOW),
+            err(codes::ERR_INVALID_MESSAGE)
+        ]
+    );
+    assert_eq!(h.t.queued(), 0);
+}
+
+#[test]
 fn zero_queue_limit_still_sends_while_active() {
     let mut c = cfg();
     c.queue_limit = 0;
