@@ -357,7 +357,7 @@ impl TunnelInner {
             Packet::Ping => &self.strings.ping,
             Packet::Close => &self.strings.close,
         };
-        // A handle clone is cheap (externref table); no borrow is held while JS runs.
+        // A handle clone is cheap (one glue call); no borrow is held while JS runs.
         let socket = self
             .sockets
             .borrow()
