@@ -8,8 +8,9 @@
  *   node scripts/setup.js          (also: npm run setup)
  *
  * Steps: npm dependencies, the wasm32-unknown-unknown target, rustfmt + clippy,
- * wasm-pack, and wasm-bindgen-cli at exactly the version of the `wasm-bindgen` crate
- * in Cargo.lock (wasm-pack then uses it instead of downloading anything).
+ * wasm-pack, wasm-bindgen-cli at exactly the version of the `wasm-bindgen` crate
+ * in Cargo.lock (wasm-pack then uses it instead of downloading anything), and Debian's
+ * `wabt` (wasm-validate, wat2wasm: the wasm feature-level check of `npm test`).
  *
  * Used as a module by build.js / test.js: `withCargoPath()` puts ~/.cargo/bin on PATH.
  */
@@ -166,12 +167,38 @@ function stepWasmBindgen() {
     (found ? ` (was ${found}${runner ? '' : ', no test runner'})` : '');
 }
 
+// `apt-get update` runs at most once per setup, before the first Debian install.
+let aptUpdated = false;
+
+/** Installs Debian packages with apt-get (as root); explains what to do elsewhere. */
+function aptInstall(packages, why) {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!root || !run('apt-get', ['--version']).ok) {
+    throw new Error(`${why}: install the ${packages.join(', ')} package(s) (Debian/Ubuntu: apt-get install ${packages.join(' ')}, as root)`);
+  }
+  if (!aptUpdated) {
+    mustRun('apt-get', ['update']);
+    aptUpdated = true;
+  }
+  mustRun('apt-get', ['install', '-y', '--no-install-recommends', ...packages]);
+}
+
+function stepWabt() {
+  const tools = ['wasm-validate', 'wat2wasm'];
+  const missing = () => tools.filter((t) => !run(t, ['--version']).ok);
+  if (missing().length === 0) return `wabt ${toolVersion('wasm-validate')} found`;
+  aptInstall(['wabt'], `${missing().join(' and ')} not found`);
+  if (missing().length) throw new Error(`installed wabt but ${missing().join(' and ')} still not runnable`);
+  return `wabt ${toolVersion('wasm-validate')}: installed with apt-get install wabt`;
+}
+
 const STEPS = [
   ['npm', stepNpm],
   ['rust-target', stepWasmTarget],
   ['rust-components', stepRustComponents],
   ['wasm-pack', stepWasmPack],
   ['wasm-bindgen', stepWasmBindgen],
+  ['wabt', stepWabt],
 ];
 
 function setup() {
