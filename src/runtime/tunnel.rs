@@ -55,12 +55,16 @@ impl Strings {
 
 /// The encoded frame start of the last outbound message type: chat traffic repeats a
 /// few types, so most `emit`s only stringify their content.
+///
+/// The starts are behind `Rc`: an `emit` takes one out of the `RefCell` (no borrow may be
+/// held while JavaScript runs), and an `Rc` clone stays inside wasm where a handle clone
+/// and its drop are two calls into the glue.
 struct TypePrefix {
     message_type: JsValue,
     /// `message:{"type":T,"content":`
-    with_content: JsString,
+    with_content: Rc<JsString>,
     /// `message:{"type":T}`
-    bare: JsString,
+    bare: Rc<JsString>,
 }
 
 /// The last inbound message type and the listener name it maps to (same reason).
@@ -74,8 +78,9 @@ pub(crate) struct TunnelInner {
     /// Copy-on-write: a dispatch holds a snapshot while listeners run, so they may call
     /// `on`/`off` without the list being cloned on every message.
     listeners: RefCell<Rc<Listeners<JsValue>>>,
-    /// Sockets the core has not closed yet, by generation (normally at most one).
-    sockets: RefCell<Vec<(u32, Socket)>>,
+    /// Sockets the core has not closed yet, by generation (normally at most one). Behind
+    /// `Rc` for the same reason as `TypePrefix`: every send takes one out.
+    sockets: RefCell<Vec<(u32, Rc<Socket>)>>,
     /// The armed timer and the deadline it was armed for.
     timer: RefCell<Option<(u64, Timeout)>>,
     /// Receives every socket event as `(gen, kind, data)`.
@@ -251,19 +256,21 @@ impl TunnelInner {
         if json.is_undefined() {
             // `undefined`, functions and symbols are left out, as JSON.stringify({ type,
             // content }) does. (Looked up again: a toJSON may have emitted another type.)
-            return self.type_prefix(message_type, false);
+            return self
+                .type_prefix(message_type, false)
+                .map(|bare| JsString::clone(&bare));
         }
         None
     }
 
     /// The frame start for `message_type`, with or without the content field (`None`
     /// unless the type is a string).
-    fn type_prefix(&self, message_type: &JsValue, with_content: bool) -> Option<JsString> {
+    fn type_prefix(&self, message_type: &JsValue, with_content: bool) -> Option<Rc<JsString>> {
         let pick = |p: &TypePrefix| {
             if with_content {
-                p.with_content.clone()
+                Rc::clone(&p.with_content)
             } else {
-                p.bare.clone()
+                Rc::clone(&p.bare)
             }
         };
         if let Some(p) = &*self.out_type.borrow() {
@@ -282,8 +289,8 @@ impl TunnelInner {
         let head = self.strings.message_head.concat(&quoted);
         let prefix = TypePrefix {
             message_type: message_type.clone(),
-            with_content: head.concat(&self.strings.content_field),
-            bare: head.concat(&self.strings.message_tail),
+            with_content: Rc::new(head.concat(&self.strings.content_field)),
+            bare: Rc::new(head.concat(&self.strings.message_tail)),
         };
         let picked = pick(&prefix);
         *self.out_type.borrow_mut() = Some(prefix);
@@ -342,7 +349,7 @@ impl TunnelInner {
             .platform
             .connect_socket(url, self.sink.as_ref().unchecked_ref(), gen)
         {
-            Ok(socket) => self.sockets.borrow_mut().push((gen, socket)),
+            Ok(socket) => self.sockets.borrow_mut().push((gen, Rc::new(socket))),
             Err(e) => self
                 .core
                 .borrow_mut()
@@ -357,13 +364,13 @@ impl TunnelInner {
             Packet::Ping => &self.strings.ping,
             Packet::Close => &self.strings.close,
         };
-        // A handle clone is cheap (one glue call); no borrow is held while JS runs.
+        // No borrow is held while JS runs.
         let socket = self
             .sockets
             .borrow()
             .iter()
             .find(|(g, _)| *g == gen)
-            .map(|(_, s)| s.clone());
+            .map(|(_, s)| Rc::clone(s));
         let sent = socket.is_some_and(|s| s.send(frame));
         if !sent {
             self.core
