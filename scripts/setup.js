@@ -9,7 +9,8 @@
  *
  * Steps: npm dependencies, the wasm32-unknown-unknown target, rustfmt + clippy,
  * wasm-pack, and wasm-bindgen-cli at exactly the version of the `wasm-bindgen` crate
- * in Cargo.lock (wasm-pack then uses it instead of downloading anything).
+ * in Cargo.lock (wasm-pack then uses it instead of downloading anything), and MariaDB
+ * (Debian's mariadb-server, with apt-get as root) for the local stack's Wafer 2 server.
  *
  * Used as a module by build.js / test.js: `withCargoPath()` puts ~/.cargo/bin on PATH.
  */
@@ -166,12 +167,37 @@ function stepWasmBindgen() {
     (found ? ` (was ${found}${runner ? '' : ', no test runner'})` : '');
 }
 
+/** MariaDB (mariadbd + mariadb-install-db) for stack/mariadb.js: Debian's mariadb-server. */
+function stepMariaDb() {
+  const { findBinary, binaries } = require('../stack/mariadb.js');
+  const version = () => {
+    const r = run(findBinary(['mariadbd', 'mysqld']), ['--version']);
+    const m = /Ver (\S+)/.exec(r.stdout);
+    return m ? m[1] : '?';
+  };
+  try {
+    binaries();
+    return `MariaDB ${version()} found`;
+  } catch (_) { /* missing: install it */ }
+  if (!findBinary(['apt-get'])) throw new Error('MariaDB is missing: install the mariadb-server package (mariadbd, mariadb-install-db)');
+  // apt-get needs root: as another user, only a sudo that asks for no password will do.
+  const root = !process.getuid || process.getuid() === 0;
+  if (!root && !findBinary(['sudo'])) throw new Error('MariaDB is missing: run `apt-get install -y mariadb-server` as root');
+  const aptGet = (args) => (root ? mustRun('apt-get', args) : mustRun('sudo', ['-n', 'apt-get', ...args]));
+  process.env.DEBIAN_FRONTEND = 'noninteractive';
+  aptGet(['update']);
+  aptGet(['install', '-y', '--no-install-recommends', 'mariadb-server']);
+  binaries();
+  return `MariaDB ${version()}: installed with apt-get install mariadb-server`;
+}
+
 const STEPS = [
   ['npm', stepNpm],
   ['rust-target', stepWasmTarget],
   ['rust-components', stepRustComponents],
   ['wasm-pack', stepWasmPack],
   ['wasm-bindgen', stepWasmBindgen],
+  ['mariadb', stepMariaDb],
 ];
 
 function setup() {
