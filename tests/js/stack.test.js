@@ -669,6 +669,20 @@ test('Wafer 2 (real server): a user_info longer than 2048 characters fails the l
   assert.deepEqual(await rowsOf('kim'), []);
 });
 
+test('Wafer 2 controls: invalidateAll() forgets the skeys, forgetUsers() the users', async () => {
+  const ep = stack.endpoints.wafer2;
+  const s = await wafer2Login('max');
+  await stack.wafer2.invalidateAll();
+  assert.deepEqual((await get(ep.user, { 'X-WX-Skey': s.skey })).json, { code: -1, error: 'ERR_SKEY_INVALID' });
+  const wx = stack.wechatBackend('max');
+  const again = await get(ep.login, { 'X-WX-Code': (await wx.login()).code });
+  assert.equal(again.json.code, 0, 'the user is still stored: a code-only login works');
+  await stack.wafer2.forgetUsers();
+  const unknown = await get(ep.login, { 'X-WX-Code': (await wx.login()).code });
+  assert.deepEqual(unknown.json, { code: -1, error: "Cannot read properties of undefined (reading 'user_info')" },
+    'the SDK fails a code-only login of an unknown user with a TypeError');
+});
+
 test('Wafer 2 (real server): two concurrent first logins of one user: one fails with a duplicate key', async () => {
   const mysql = require('mysql');
   const ep = stack.endpoints.wafer2;
