@@ -67,7 +67,11 @@ function sweep(base) {
     try {
       pid = Number(fs.readFileSync(path.join(target, OWNER_FILE), 'utf8'));
     } catch (_) { /* not (yet) ours to judge */ }
-    if (Number.isInteger(pid) && pid > 0 && !alive(pid)) fs.rmSync(target, { recursive: true, force: true });
+    if (Number.isInteger(pid) && pid > 0 && !alive(pid)) {
+      try {
+        fs.rmSync(target, { recursive: true, force: true });
+      } catch (_) { /* another user's, or going away already: not ours to fail on */ }
+    }
   }
 }
 
