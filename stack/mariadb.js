@@ -77,7 +77,9 @@ class MariaDb {
     this.user = 'root';
     this.password = crypto.randomBytes(12).toString('hex');
     this.version = null;
+    /** How long start() took (watchdog, mariadb-install-db, mariadbd, first queries). */
     this.startupMs = 0;
+    /** Set when mariadbd exited on its own: what it said. */
     this.died = null;
     this._exited = null;
   }
@@ -123,6 +125,7 @@ class MariaDb {
 
   /** One statement as root (`values` fill the `?` placeholders) → the rows / OK packet. */
   query(sql, values) {
+    if (this.died) return Promise.reject(new Error(this.died));
     if (!this.pool) return Promise.reject(new Error('the MariaDB server is not running'));
     return new Promise((resolve, reject) => {
       this.pool.query(sql, values, (err, result) => (err ? reject(err) : resolve(result)));

@@ -115,10 +115,10 @@ async function setSessionLifetime(world, ms) {
   else world.stack.auth.sessionLifetimeMs = ms;
 }
 
-/** `wafer-node-sdk 1.4.5 on MariaDB 10.11.x`: what the Wafer 2 server of a world runs on. */
+/** `wafer-node-sdk 1.4.5 on MariaDB 10.11.x (…)`: what the Wafer 2 server of a world runs on. */
 function wafer2Versions(world) {
   const v = world.stack.wafer2.versions;
-  return `wafer-node-sdk ${v['wafer-node-sdk']} on MariaDB ${v.mariadb}`;
+  return `wafer-node-sdk ${v['wafer-node-sdk']} on MariaDB ${v.mariadb} (the MariaDB server took ${world.stack.wafer2.mariadb.startupMs} ms to start)`;
 }
 
 module.exports = Object.assign({}, demo, {
