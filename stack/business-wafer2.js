@@ -74,7 +74,8 @@ class Wafer2Business extends HttpService {
     /** The MariaDB server (stack/mariadb.js) and this server's database on it, while running. */
     this.mariadb = null;
     this.database = null;
-    this.process = null;
+    this.db = null; // connections to that database (for the controls)
+    this.process = null; // the server process
     this.backendPort = 0;
     this._output = '';
     this._calls = new Map();
