@@ -10,9 +10,12 @@
  *      TextEncoder/TextDecoder reference is left.
  *   3. wasm-opt -Oz (npm binaryen) → pkg/miniprogram_dist/wafer_wasm_bg.wasm (+ .br); the
  *      result is instantiated once against the glue as a smoke test.
- *   4. esbuild bundles js-shim/entry/miniprogram.js → pkg/miniprogram_dist/index.js and
- *      js-shim/entry/node.js → pkg/node/index.js (module id `wafer-wasm-glue` = the glue).
- *   5. pkg/package.json, index.d.ts, README.md, LICENSE.
+ *   4. esbuild bundles js-shim/entry/miniprogram.js → pkg/miniprogram_dist/index.js (DevTools
+ *      "build npm") and pkg/bundler/index.js (webpack / Vite: same code, wasm looked for at
+ *      /wafer-wasm/), js-shim/entry/node.js → pkg/node/index.js (module id `wafer-wasm-glue` =
+ *      the glue); ES module wrappers bundler/index.mjs and node/index.mjs; the bundler
+ *      plugins js-shim/plugins/{taro,vite,webpack}.js → pkg/{taro,vite,webpack}.js.
+ *   5. pkg/package.json (entry points: docs/ARCHITECTURE.md), typings, README.md, LICENSE.
  *   6. size report.
  *
  * Options (flag or environment variable):
@@ -50,8 +53,20 @@ const ENTRIES = {
   node: 'js-shim/entry/node.js',
 };
 const TYPES_FILE = 'js-shim/index.d.ts';
+// Where the wasm is in the code package: DevTools "build npm" copies miniprogram_dist/ to
+// miniprogram_npm/wafer-wasm/; the bundler plugins emit it to wafer-wasm/ of the output.
+const MP_WASM_DIR = '/miniprogram_npm/wafer-wasm/';
+const BUNDLER_WASM_DIR = '/wafer-wasm/';
+// What puts the wasm at that default path: part of the error when it is not there.
+const WASM_SETUP = {
+  [MP_WASM_DIR]: '在开发者工具中执行「构建 npm」；其他位置请用 init({ wasmPath })',
+  [BUNDLER_WASM_DIR]: '在构建配置中加入 wafer-wasm/taro、wafer-wasm/vite 或 wafer-wasm/webpack 插件；其他位置请用 init({ wasmPath })',
+};
+// Bundler plugins (Node, CommonJS), each beside its typings: pkg/<name>.js and <name>.d.ts.
+const PLUGINS = ['taro', 'vite', 'webpack'];
+const PLUGIN_DIR = 'js-shim/plugins';
 
-// Globals a mini-program does not have (docs/DESIGN.md §3). The glue must not use the first
+// Globals a mini-program does not have (tests/sim/README.md, "What the sandbox has"). The glue must not use the first
 // group at all; references to the second group in the bundles are reported as warnings.
 const FORBIDDEN_IN_GLUE = ['TextEncoder', 'TextDecoder'];
 const MISSING_IN_MINIPROGRAM = [
@@ -155,9 +170,11 @@ async function build(options) {
   const outDir = path.resolve(ROOT, opts.outDir);
   const mpDir = path.join(outDir, 'miniprogram_dist');
   const nodeDir = path.join(outDir, 'node');
+  const bundlerDir = path.join(outDir, 'bundler');
   const glueOut = r(GLUE_DIR, GLUE_FILE);
 
-  for (const file of [...Object.values(ENTRIES), TYPES_FILE, UTF8_FILE, INJECT_FILE]) need(file, 'part of js-shim/');
+  const pluginFiles = PLUGINS.flatMap((p) => [`${PLUGIN_DIR}/${p}.js`, `${PLUGIN_DIR}/${p}.d.ts`]);
+  for (const file of [...Object.values(ENTRIES), TYPES_FILE, UTF8_FILE, INJECT_FILE, ...pluginFiles]) need(file, 'part of js-shim/');
 
   // 1. wasm-pack ------------------------------------------------------------------------
   if (opts.skipWasmPack) {
@@ -217,6 +234,7 @@ async function build(options) {
   fs.rmSync(outDir, { recursive: true, force: true });
   fs.mkdirSync(mpDir, { recursive: true });
   fs.mkdirSync(nodeDir, { recursive: true });
+  fs.mkdirSync(bundlerDir, { recursive: true });
   const wasmOut = path.join(nodeDir, WASM_FILE);
   let featureFlags = [];
   let wasmSizes = '';
@@ -244,21 +262,25 @@ async function build(options) {
       logLevel: 'warning',
       legalComments: 'inline',
     };
-    const define = (wasmFile) => ({
+    const define = (wasmFile, wasmDir) => ({
       WAFER_WASM_FILE: JSON.stringify(wasmFile),
+      WAFER_WASM_DIR: JSON.stringify(wasmDir || ''),
+      WAFER_WASM_SETUP: JSON.stringify(WASM_SETUP[wasmDir] || ''),
       WAFER_WASM_IMPORT_MODULE: JSON.stringify(importModule),
     });
-    await esbuild.build(Object.assign({}, common, {
-      entryPoints: [ENTRIES.miniprogram],
-      outfile: path.join(mpDir, 'index.js'),
-      // Every byte counts against the mini-program's 2 MB package.
-      minify: opts.minify,
-      define: define(MP_WASM_FILE),
-      platform: 'neutral',
-      mainFields: ['main'],
-      target: 'es2017',
-      plugins: [noNodeBuiltins],
-    }));
+    for (const [dir, wasmDir] of [[mpDir, MP_WASM_DIR], [bundlerDir, BUNDLER_WASM_DIR]]) {
+      await esbuild.build(Object.assign({}, common, {
+        entryPoints: [ENTRIES.miniprogram],
+        outfile: path.join(dir, 'index.js'),
+        // Every byte counts against the mini-program's 2 MB package.
+        minify: opts.minify,
+        define: define(MP_WASM_FILE, wasmDir),
+        platform: 'neutral',
+        mainFields: ['main'],
+        target: 'es2017',
+        plugins: [noNodeBuiltins],
+      }));
+    }
     await esbuild.build(Object.assign({}, common, {
       entryPoints: [ENTRIES.node],
       outfile: path.join(nodeDir, 'index.js'),
@@ -268,6 +290,21 @@ async function build(options) {
       // Optional WebSocket implementation for Node < 22; resolved at run time if installed.
       external: ['ws'],
     }));
+    // ES module faces of the two CommonJS builds: the same module instance, with static
+    // named exports (what `import { login } from 'wafer-wasm'` needs under Node and Rollup).
+    const names = exportNames();
+    for (const dir of [bundlerDir, nodeDir]) fs.writeFileSync(path.join(dir, 'index.mjs'), esmWrapper(names));
+    await esbuild.build({
+      absWorkingDir: ROOT,
+      entryPoints: PLUGINS.map((p) => ({ in: `${PLUGIN_DIR}/${p}.js`, out: p })),
+      outdir: outDir,
+      bundle: true,
+      format: 'cjs',
+      platform: 'node',
+      target: 'node16',
+      define: { WAFER_WASM_FILE: JSON.stringify(MP_WASM_FILE), WAFER_WASM_BUNDLER_DIR: JSON.stringify(BUNDLER_WASM_DIR) },
+      logLevel: 'warning',
+    });
     return freeGlobals(esbuild, fs.readFileSync(path.join(mpDir, 'index.js'), 'utf8'), MISSING_IN_MINIPROGRAM);
   });
   if (lacking.length) {
@@ -278,6 +315,7 @@ async function build(options) {
   await timed('5/6 package.json, typings, README, LICENSE', () => {
     const cargo = cargoPackage();
     fs.copyFileSync(r(TYPES_FILE), path.join(outDir, 'index.d.ts'));
+    for (const p of PLUGINS) fs.copyFileSync(r(PLUGIN_DIR, `${p}.d.ts`), path.join(outDir, `${p}.d.ts`));
     if (fs.existsSync(r('README.md'))) fs.copyFileSync(r('README.md'), path.join(outDir, 'README.md'));
     else fs.writeFileSync(path.join(outDir, 'README.md'), `# wafer-wasm\n\n${cargo.description || ''}\n`);
     const license = ['LICENSE', 'LICENSE.md', 'LICENSE-MIT'].find((f) => fs.existsSync(r(f)));
@@ -288,10 +326,15 @@ async function build(options) {
       version: cargo.version,
       description: cargo.description || 'WeChat mini-program client for Wafer sessions and tunnels',
       license: 'MIT',
+      // DevTools "build npm" reads `miniprogram`; bundlers read `exports` (then `browser`,
+      // `module`); Node reads `exports` (then `main`); TypeScript reads `types`.
       main: 'node/index.js',
+      browser: 'bundler/index.js',
+      module: 'bundler/index.mjs',
       types: 'index.d.ts',
       miniprogram: 'miniprogram_dist',
-      files: ['miniprogram_dist/', 'node/', 'index.d.ts', 'README.md', 'LICENSE'],
+      exports: packageExports(),
+      files: ['miniprogram_dist/', 'node/', 'bundler/', ...PLUGINS.flatMap((p) => [`${p}.js`, `${p}.d.ts`]), 'index.d.ts', 'README.md', 'LICENSE'],
       keywords: ['wechat', 'weixin', 'miniprogram', 'mini-program', 'weapp', 'wafer', 'session', 'tunnel', 'websocket', 'wasm', 'webassembly'],
       engines: { node: '>=16' },
     };
@@ -338,6 +381,35 @@ function listFiles(dir) {
     else out.push(p);
   }
   return out;
+}
+
+/**
+ * The `exports` map. Conditions are tried in order: types first; a bundler building for
+ * the browser platform (webpack 5, Vite: Taro, uni-app) gets the mini-program build before
+ * `node` can match; Node gets the Node build; anything else the mini-program build.
+ */
+function packageExports() {
+  const both = (dir) => ({ import: `./${dir}/index.mjs`, default: `./${dir}/index.js` });
+  const out = {
+    '.': { types: './index.d.ts', browser: both('bundler'), node: both('node'), default: both('bundler') },
+  };
+  for (const p of PLUGINS) out[`./${p}`] = { types: `./${p}.d.ts`, default: `./${p}.js` };
+  out['./package.json'] = './package.json';
+  return out;
+}
+
+/** The public names, read from the facade itself (so the ES module wrappers cannot drift). */
+function exportNames() {
+  const facade = r('js-shim', 'facade.js');
+  delete require.cache[facade];
+  const api = require(facade).createSdk({ platform: {}, load: () => Promise.reject(new Error('not loaded')) });
+  const names = Object.keys(api).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n) && n !== 'default');
+  if (!names.includes('login') || !names.includes('Tunnel')) throw new Error(`unexpected facade exports: ${names.join(', ')}`);
+  return names;
+}
+
+function esmWrapper(names) {
+  return `import wafer from './index.js';\nexport default wafer;\nexport const {\n  ${names.join(',\n  ')},\n} = wafer;\n`;
 }
 
 /** esbuild plugin: the mini-program bundle must not pull in any Node built-in. */

@@ -22,8 +22,8 @@ use crate::core::tunnel::{
     self as core_tunnel, Emit, Event, Inbound, Output, Packet, Status, Tunnel,
 };
 
-use super::client::Inner as Client;
-use super::js::{concat2, error_text, get, object, starts_with, JsBody, Message};
+use super::client::{Failure, Inner as Client};
+use super::js::{concat2, get, object, starts_with, JsBody, Message};
 use super::log::{record, tunnel_record};
 use super::platform::{
     Socket, SOCKET_BINARY, SOCKET_CLOSE, SOCKET_ERROR, SOCKET_MESSAGE, SOCKET_OPEN,
@@ -70,7 +70,8 @@ pub(crate) struct TunnelInner {
     client: Rc<Client>,
     id: u32,
     url: String,
-    core: RefCell<Tunnel<JsString>>,
+    /// Messages are JS strings; `error` details are the platform's own result objects.
+    core: RefCell<Tunnel<JsString, JsValue>>,
     /// Copy-on-write: a dispatch holds a snapshot while listeners run, so they may call
     /// `on`/`off` without the list being cloned on every message.
     listeners: RefCell<Rc<Listeners<JsValue>>>,
@@ -317,13 +318,17 @@ impl TunnelInner {
         spawn_local(async move {
             let result = me.client.tunnel_handshake(&me.url).await;
             let now = super::js::now();
-            let outcome = match &result {
+            // As 0.8: the detail of a failure is the answer without a socket URL, the
+            // platform's `fail` result, or the SDK's error (session, login).
+            let outcome = match result {
                 Ok(response) => {
-                    let status = get(response, "statusCode").as_f64().map_or(0, |s| s as u16);
-                    let data = JsBody(get(response, "data"));
-                    core_tunnel::handshake_url(status, Some(&data))
+                    let status = get(&response, "statusCode")
+                        .as_f64()
+                        .map_or(0, |s| s as u16);
+                    let data = JsBody(get(&response, "data"));
+                    core_tunnel::handshake_url(status, Some(&data)).ok_or(response)
                 }
-                Err(e) => Err(error_text(e).unwrap_or_default()),
+                Err(Failure::Transport(e) | Failure::Sdk(e)) => Err(e),
             };
             match outcome {
                 Ok(url) => me.core.borrow_mut().handshake_succeeded(gen, url),
@@ -346,7 +351,7 @@ impl TunnelInner {
             Err(e) => self
                 .core
                 .borrow_mut()
-                .socket_errored(gen, error_text(&e), super::js::now()),
+                .socket_errored(gen, Some(e), super::js::now()),
         }
     }
 
@@ -421,8 +426,8 @@ impl TunnelInner {
                 if let Ok(mut sockets) = self.sockets.try_borrow_mut() {
                     sockets.retain(|(g, _)| *g != gen);
                 }
-                let detail = error_text(data)
-                    .or_else(|| get(data, "code").as_f64().map(|c| (c as u32).to_string()));
+                // The platform's own result: `{ errMsg }` of an error, `{ code, reason }` of a close.
+                let detail = (!data.is_undefined() && !data.is_null()).then(|| data.clone());
                 let now = super::js::now();
                 let mut core = self.core.borrow_mut();
                 if kind == SOCKET_CLOSE {
@@ -493,13 +498,10 @@ impl TunnelInner {
         Some(name)
     }
 
-    fn emit_event(&self, e: Event) {
+    fn emit_event(&self, e: Event<JsValue>) {
         let payload = match &e {
             Event::Error(err) => {
-                let detail = err
-                    .detail
-                    .as_deref()
-                    .map_or(JsValue::NULL, JsValue::from_str);
+                let detail = err.detail.clone().unwrap_or(JsValue::NULL);
                 object(&[
                     ("code", JsValue::from(err.code)),
                     ("message", err.message.into()),
