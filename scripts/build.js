@@ -5,11 +5,15 @@
  * The pipeline is described in docs/ARCHITECTURE.md ("Build pipeline").
  *
  *   1. wasm-pack build --target bundler → target/wasm-pack/{wafer_wasm_bg.js,wafer_wasm_bg.wasm}
+ *      (WebAssembly 1.0 compile and link flags from .cargo/config.toml, so wasm-bindgen
+ *      emits its classic heap glue, no externref)
  *   2. esbuild: glue → CommonJS (target/glue/wafer_wasm_bg.js); TextEncoder/TextDecoder
  *      injected from js-shim/utf8.js (esbuild `inject`, no text patching). Checked: no free
  *      TextEncoder/TextDecoder reference is left.
- *   3. wasm-opt -Oz (npm binaryen) → pkg/miniprogram_dist/wafer_wasm_bg.wasm (+ .br); the
- *      result is instantiated once against the glue as a smoke test.
+ *   3. binaryen.js removes the global exports, then wasm-opt (npm binaryen) lowers what the
+ *      standard library brings beyond WebAssembly 1.0 and runs -Oz →
+ *      pkg/node/wafer_wasm_bg.wasm + pkg/miniprogram_dist/wafer_wasm_bg.wasm.br; the result is
+ *      instantiated once against the glue as a smoke test.
  *   4. esbuild bundles js-shim/entry/miniprogram.js → pkg/miniprogram_dist/index.js (DevTools
  *      "build npm") and pkg/bundler/index.js (webpack / Vite: same code, wasm looked for at
  *      /wafer-wasm/), js-shim/entry/node.js → pkg/node/index.js (module id `wafer-wasm-glue` =
@@ -74,11 +78,16 @@ const MISSING_IN_MINIPROGRAM = [
   'FinalizationRegistry', 'WeakRef', 'eval', 'Function', 'window', 'self', 'document', 'global',
 ];
 
-// wasm-opt needs the wasm features rustc enables for the target (the target_features section
-// is stripped by `strip = true`, so they cannot be detected from the module). Read them from
-// `rustc --print cfg`; this list is the fallback (Rust 1.95 defaults for wasm32-unknown-unknown).
-const DEFAULT_WASM_FEATURES = ['bulk-memory', 'multivalue', 'mutable-globals', 'nontrapping-fptoint', 'reference-types', 'sign-ext'];
-const BINARYEN_FEATURE_NAMES = { 'nontrapping-fptoint': 'nontrapping-float-to-int' };
+// The shipped wasm is WebAssembly 1.0 + mutable globals (.cargo/config.toml compiles this
+// crate for the MVP). The precompiled standard library still uses bulk memory (memory.copy /
+// memory.fill), sign extension and saturating float-to-int: wasm-opt reads them (--enable-*)
+// and lowers them (the passes, which also turn the features off again) before -Oz, so the
+// optimizer cannot bring any back. tests/wasm-level validates the result with wabt.
+const WASM_OPT_ARGS = [
+  '--enable-mutable-globals', '--enable-bulk-memory', '--enable-bulk-memory-opt', '--enable-sign-ext', '--enable-nontrapping-float-to-int',
+  '--llvm-memory-copy-fill-lowering', '--signext-lowering', '--llvm-nontrapping-fptoint-lowering',
+  '-Oz',
+];
 
 function parseOptions(argv, env) {
   const flag = (name) => argv.includes(name);
@@ -127,14 +136,37 @@ function cargoPackage() {
   return out;
 }
 
-function wasmFeatureFlags() {
-  let features = DEFAULT_WASM_FEATURES;
-  const res = spawnSync('rustc', ['--print', 'cfg', '--target', 'wasm32-unknown-unknown'], { encoding: 'utf8', env: process.env });
-  if (res.status === 0) {
-    const found = [...res.stdout.matchAll(/^target_feature="([^"]+)"$/gm)].map((m) => m[1]);
-    if (found.length > 0) features = found;
+/**
+ * Removes every global export (binaryen.js): WXWebAssembly on iOS takes no exported Global
+ * ("iOS 平台暂不支持 Global"). wasm-bindgen 0.2.130 exports `__abort_handler` and
+ * `__instance_terminated` for its abort detection, which the glue of a `panic = "abort"`
+ * build never reads; a global export the glue does name stops the build. The globals
+ * themselves stay for wasm-opt to drop once nothing uses them.
+ * @param {Uint8Array} wasm  wasm-bindgen's output
+ * @param {string} glue      the glue code that will be shipped with it
+ * @param {{ keepNames?: boolean }} [options]  keep the `name` section (bench's names build)
+ */
+async function dropGlobalExports(wasm, glue, { keepNames = false } = {}) {
+  const { default: binaryen } = await import('binaryen');
+  const mod = binaryen.readBinary(wasm);
+  try {
+    const removed = [];
+    for (let i = 0; i < mod.getNumExports(); i++) {
+      const info = binaryen.getExportInfo(mod.getExportByIndex(i));
+      if (info.kind === binaryen.ExternalGlobal) removed.push(info.name);
+    }
+    const used = removed.filter((name) => glue.includes(name));
+    if (used.length) throw new Error(`the glue uses the exported global(s) ${used.join(', ')}, which WXWebAssembly cannot export on iOS`);
+    for (const name of removed) mod.removeExport(name);
+    binaryen.setDebugInfo(keepNames);
+    try {
+      return { wasm: mod.emitBinary(), removed };
+    } finally {
+      binaryen.setDebugInfo(false);
+    }
+  } finally {
+    mod.dispose();
   }
-  return features.map((f) => `--enable-${BINARYEN_FEATURE_NAMES[f] || f}`);
 }
 
 function binaryenBin(name) {
@@ -181,6 +213,10 @@ async function build(options) {
     need(path.join(WASM_PACK_DIR, WASM_FILE), 'no previous wasm-pack output; build without --skip-wasm-pack');
     log('1/6 wasm-pack skipped, reusing target/wasm-pack');
   } else {
+    const overriding = ['RUSTFLAGS', 'CARGO_ENCODED_RUSTFLAGS'].filter((v) => process.env[v]);
+    if (overriding.length) {
+      throw new Error(`${overriding.join(' and ')} set: cargo would ignore the WebAssembly 1.0 flags of .cargo/config.toml (unset it)`);
+    }
     await timed(`1/6 wasm-pack build (${opts.profile})`, () => {
       fs.rmSync(r(WASM_PACK_DIR), { recursive: true, force: true });
       exec('wasm-pack', [
@@ -236,21 +272,24 @@ async function build(options) {
   fs.mkdirSync(nodeDir, { recursive: true });
   fs.mkdirSync(bundlerDir, { recursive: true });
   const wasmOut = path.join(nodeDir, WASM_FILE);
-  let featureFlags = [];
   let wasmSizes = '';
-  await timed(opts.wasmOpt ? '3/6 wasm-opt -Oz + brotli' : '3/6 wasm-opt SKIPPED (WAFER_NO_WASM_OPT) + brotli', () => {
+  let dropped = '';
+  await timed(opts.wasmOpt ? '3/6 drop global exports, wasm-opt (WebAssembly 1.0) + brotli' : '3/6 wasm-opt SKIPPED (WAFER_NO_WASM_OPT) + brotli', async () => {
     if (opts.wasmOpt) {
-      featureFlags = wasmFeatureFlags();
-      exec(binaryenBin('wasm-opt'), ['-Oz', ...featureFlags, r(WASM_PACK_DIR, WASM_FILE), '-o', wasmOut]);
+      const { wasm, removed } = await dropGlobalExports(rawWasm, fs.readFileSync(glueOut, 'utf8'));
+      const optInput = r(WASM_PACK_DIR, `${OUT_NAME}_bg.no-global-exports.wasm`);
+      fs.writeFileSync(optInput, wasm);
+      exec(binaryenBin('wasm-opt'), [...WASM_OPT_ARGS, optInput, '-o', wasmOut]);
+      dropped = `; global exports removed: ${removed.join(', ') || 'none'}`;
     } else {
       fs.copyFileSync(r(WASM_PACK_DIR, WASM_FILE), wasmOut);
     }
     const wasm = fs.readFileSync(wasmOut);
-    wasmSizes = `${rawWasm.length} B → ${wasm.length} B`;
+    wasmSizes = `${rawWasm.length} B → ${wasm.length} B${dropped}`;
     fs.writeFileSync(path.join(mpDir, MP_WASM_FILE), brotli(wasm));
-    smokeTest(wasm, importModule, glueOut);
+    smokeTest(wasm, importModule, glueOut, { noGlobalExports: opts.wasmOpt });
   });
-  log(`    wasm: ${wasmSizes}${featureFlags.length ? `; wasm-opt features: ${featureFlags.join(' ')}` : ''}`);
+  log(`    wasm: ${wasmSizes}`);
 
   // 4. bundles ----------------------------------------------------------------------------
   const lacking = await timed('4/6 esbuild bundles', async () => {
@@ -356,7 +395,7 @@ async function build(options) {
     log(`    ${'total'.padEnd(40)} ${kb(total).padStart(10)}`);
   }
   log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s → ${path.relative(ROOT, outDir) || '.'}/`);
-  return { outDir, files, importModule, featureFlags };
+  return { outDir, files, importModule };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -432,10 +471,13 @@ const noNodeBuiltins = {
  * imports = { [importModule]: glue }, then glue.__wbg_set_wasm(exports) and
  * exports.__wbindgen_start(). Catches a wasm-opt feature mismatch or a broken glue early.
  */
-function smokeTest(wasm, importModule, glueFile) {
+function smokeTest(wasm, importModule, glueFile, { noGlobalExports }) {
   delete require.cache[require.resolve(glueFile)];
   const glue = require(glueFile);
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(wasm), { [importModule]: glue });
+  const compiled = new WebAssembly.Module(wasm);
+  const globals = WebAssembly.Module.exports(compiled).filter((e) => e.kind === 'global').map((e) => e.name);
+  if (noGlobalExports && globals.length) throw new Error(`the wasm still exports the global(s) ${globals.join(', ')}`);
+  const instance = new WebAssembly.Instance(compiled, { [importModule]: glue });
   if (typeof glue.__wbg_set_wasm !== 'function') throw new Error('the glue does not export __wbg_set_wasm');
   glue.__wbg_set_wasm(instance.exports);
   if (typeof instance.exports.__wbindgen_start === 'function') instance.exports.__wbindgen_start();
@@ -467,7 +509,7 @@ SOFTWARE.
 `;
 }
 
-module.exports = { build, parseOptions, wasmFeatureFlags };
+module.exports = { build, parseOptions, dropGlobalExports, WASM_OPT_ARGS };
 
 if (require.main === module) {
   build(parseOptions(process.argv.slice(2), process.env)).catch((err) => {

@@ -42,6 +42,7 @@ const LAYERS = [
   command('wasm-test', ['wasm-pack', 'test', '--node', '--mode', 'no-install'], { counts: cargoCounts }),
   command('build', [NODE, 'scripts/build.js']),
   { name: 'pack', describe: 'npm pack ./pkg --pack-destination tests/.tmp', run: packLayer },
+  nodeTests('wasm-level', 'tests/wasm-level'),
   nodeTests('js', 'tests/js'),
   nodeTests('e2e', 'tests/e2e'),
   nodeTests('frameworks', 'tests/frameworks'),

@@ -69,12 +69,16 @@ impl Strings {
 
 /// The encoded frame start of the last outbound message type: chat traffic repeats a
 /// few types, so most `emit`s only stringify their content.
+///
+/// The starts are behind `Rc`: an `emit` takes one out of the `RefCell` (no borrow may be
+/// held while JavaScript runs), and an `Rc` clone stays inside wasm where a handle clone
+/// and its drop are two calls into the glue.
 struct TypePrefix {
     message_type: JsValue,
     /// `message:{"type":T,"content":`
-    with_content: JsString,
+    with_content: Rc<JsString>,
     /// `message:{"type":T}`
-    bare: JsString,
+    bare: Rc<JsString>,
 }
 
 /// One tunnel's frame encoder and decoder.
@@ -111,7 +115,9 @@ impl Frames {
         if json.is_undefined() {
             // `undefined`, functions and symbols are left out, as JSON.stringify({ type,
             // content }) does. (Looked up again: a toJSON may have emitted another type.)
-            return self.type_prefix(platform, message_type, false);
+            return self
+                .type_prefix(platform, message_type, false)
+                .map(|bare| JsString::clone(&bare));
         }
         None
     }
@@ -123,12 +129,12 @@ impl Frames {
         platform: &Platform,
         message_type: &JsValue,
         with_content: bool,
-    ) -> Option<JsString> {
+    ) -> Option<Rc<JsString>> {
         let pick = |p: &TypePrefix| {
             if with_content {
-                p.with_content.clone()
+                Rc::clone(&p.with_content)
             } else {
-                p.bare.clone()
+                Rc::clone(&p.bare)
             }
         };
         if let Some(p) = &*self.out_type.borrow() {
@@ -143,8 +149,8 @@ impl Frames {
         let head = self.strings.message_head.concat(&quoted);
         let prefix = TypePrefix {
             message_type: message_type.clone(),
-            with_content: head.concat(&self.strings.content_field),
-            bare: head.concat(&self.strings.message_tail),
+            with_content: Rc::new(head.concat(&self.strings.content_field)),
+            bare: Rc::new(head.concat(&self.strings.message_tail)),
         };
         let picked = pick(&prefix);
         *self.out_type.borrow_mut() = Some(prefix);

@@ -44,8 +44,11 @@ pub struct TunnelInner {
     /// Copy-on-write: a dispatch holds a snapshot while listeners run, so they may call
     /// `on`/`off` without the list being cloned on every message.
     listeners: RefCell<Rc<Listeners<JsValue>>>,
-    /// Sockets the core has not closed yet, by generation (normally at most one).
-    sockets: RefCell<Vec<(u32, Socket)>>,
+    /// Sockets the core has not closed yet, by generation (normally at most one). Behind
+    /// `Rc`: every send takes one out (no borrow may be held while JavaScript runs), and an
+    /// `Rc` clone stays inside wasm where a handle clone and its drop are two calls into
+    /// the glue.
+    sockets: RefCell<Vec<(u32, Rc<Socket>)>>,
     /// The armed timer and the deadline it was armed for.
     timer: RefCell<Option<(u64, Timeout)>>,
     /// Receives every socket event as `(gen, kind, data)`.
@@ -305,7 +308,7 @@ impl TunnelInner {
             .platform
             .connect_socket(url, self.sink.as_ref().unchecked_ref(), gen)
         {
-            Ok(socket) => self.sockets.borrow_mut().push((gen, socket)),
+            Ok(socket) => self.sockets.borrow_mut().push((gen, Rc::new(socket))),
             Err(e) => {
                 self.core.borrow_mut().handle(Input::SocketDown {
                     gen,
@@ -324,13 +327,13 @@ impl TunnelInner {
             Packet::Ping => &strings.ping,
             Packet::Close => &strings.close,
         };
-        // A handle clone is cheap; no borrow is held while JS runs.
+        // No borrow is held while JS runs.
         let socket = self
             .sockets
             .borrow()
             .iter()
             .find(|(g, _)| *g == gen)
-            .map(|(_, s)| s.clone());
+            .map(|(_, s)| Rc::clone(s));
         let sent = socket.is_some_and(|s| s.send(frame));
         if !sent {
             self.core.borrow_mut().handle(Input::SendFailed {

@@ -10,7 +10,7 @@ const h = require('./helpers');
 const MAGIC_HEADERS = ['X-WX-Code', 'X-WX-Encrypted-Data', 'X-WX-IV'];
 
 function defineSuite({ dialect, protocol }) {
-  const title = `${dialect === 'wafer2' ? 'Wafer 2 server' : 'Wafer 1 server (qcloud-weapp-server-sdk)'}, protocol '${protocol}'`;
+  const title = `${dialect === 'wafer2' ? 'Wafer 2 server (wafer-node-sdk on MariaDB)' : 'Wafer 1 server (qcloud-weapp-server-sdk)'}, protocol '${protocol}'`;
 
   describe(title, () => {
     let world;
@@ -50,6 +50,14 @@ function defineSuite({ dialect, protocol }) {
       for (const u of world.users) {
         if (u.chat && !u.chat.unloaded) await h.waitFor(() => h.speakLines(u.chat).includes(line), `${u.name} to receive ${line}`);
       }
+    }
+
+    if (dialect === 'wafer2') {
+      test('the server runs the official wafer-node-sdk on MariaDB', (t) => {
+        assert.equal(world.stack.wafer2.versions['wafer-node-sdk'], '1.4.5');
+        assert.match(world.stack.wafer2.versions.mariadb, /MariaDB/);
+        t.diagnostic(h.wafer2Versions(world));
+      });
     }
 
     scenario('index page: 登录, then 请求 /user with the stored session', async (w) => {
@@ -116,7 +124,7 @@ function defineSuite({ dialect, protocol }) {
       const loginRequests = h.requestsTo(u, config.login).length;
       const userRequests = h.requestsTo(u, config.user).length;
 
-      h.expireSessions(w);
+      await h.expireSessions(w);
       const BURST = 5;
       const results = await Promise.all(Array.from({ length: BURST }, () => u.index.instance.doRequest()));
 
@@ -148,11 +156,10 @@ function defineSuite({ dialect, protocol }) {
     scenario('a session the server never accepts: one re-login, then a typed error', async (w) => {
       const u = w.user('阿拒');
       await u.index.instance.bindLogin();
-      const lifetime = dialect === 'wafer2' ? w.stack.wafer2 : w.stack.auth;
-      const saved = lifetime.sessionLifetimeMs;
-      lifetime.sessionLifetimeMs = -60000; // every session, even a fresh one, is already expired
+      const saved = (dialect === 'wafer2' ? w.stack.wafer2 : w.stack.auth).sessionLifetimeMs;
+      await h.setSessionLifetime(w, -60000); // every session, even a fresh one, is already expired
       try {
-        h.expireSessions(w);
+        await h.expireSessions(w);
         await u.index.instance.bindRequest();
         assert.equal(u.index.data.requestStatus, '请求失败');
         const type = dialect === 'wafer2' ? 'ERR_SESSION_INVALID' : 'ERR_INVALID_SESSION';
@@ -169,7 +176,7 @@ function defineSuite({ dialect, protocol }) {
         assert.equal(err.type, type);
         if (dialect === 'wafer1') assert.match(String(err.detail), /60011/, 'the server\'s own text in detail');
       } finally {
-        lifetime.sessionLifetimeMs = saved;
+        await h.setSessionLifetime(w, saved);
       }
     });
 
@@ -288,7 +295,7 @@ function defineSuite({ dialect, protocol }) {
       const serverLogins = h.serverLogins(w);
       const handshakes = h.requestsTo(u, config.tunnel).length;
 
-      h.expireSessions(w);
+      await h.expireSessions(w);
       w.stack.tunnel.dropAll();
       await h.waitFor(() => h.hasSystem(u.chat, '重连成功'), `${u.name} to reconnect`, 30000);
       await h.waitFor(() => {

@@ -21,7 +21,7 @@ const {
 
 describe('tunnel server process killed (SIGKILL) and restarted while two clients chat', () => {
   let world;
-  before(async () => { world = await h.startStackWithTunnelProcess(); });
+  before(async () => { world = await h.startStackWithTunnelProcess({ wafer2: false }); }); // Wafer 1 phones only
   after(async () => { if (world) await world.stop(); });
 
   test(`${COUNTS.kills} × kill -9 the tunnel server, restart it on the same port: both clients recover, nothing queued is lost`, async (t) => {
@@ -92,7 +92,7 @@ describe('tunnel server process killed (SIGKILL) and restarted while two clients
 
 describe('tunnel faults on the local stack (official qcloud-weapp-server-sdk business server)', () => {
   let stack;
-  before(async () => { stack = await h.startStack(); });
+  before(async () => { stack = await h.startStack({ wafer2: false }); }); // Wafer 1 phones only
   after(async () => { if (stack) await stack.stop(); });
 
   /**
