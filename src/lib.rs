@@ -8,6 +8,9 @@ pub mod sansio;
 #[cfg(target_arch = "wasm32")]
 mod runtime;
 
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod layers;
+
 /// A coalescing free-list allocator: about 5 KB smaller in the wasm than the default
 /// dlmalloc, and the SDK's heap is small and single-threaded.
 #[cfg(target_arch = "wasm32")]

@@ -412,6 +412,80 @@ async fn bad_input_is_a_typed_error() {
         .is_err());
 }
 
+fn message(e: &JsValue) -> String {
+    field(e, "message").as_string().unwrap_or_default()
+}
+
+#[wasm_bindgen_test]
+async fn errors_name_the_field_that_did_not_fit() {
+    let fake = Fake::new();
+    let client = fake.client();
+    let e = client
+        .configure(opts(&[("queueLimit", "7".into())]))
+        .unwrap_err();
+    assert_eq!(message(&e), "参数错误：queueLimit must be a number");
+    let e = client.configure(opts(&[("debug", 1.into())])).unwrap_err();
+    assert_eq!(message(&e), "参数错误：debug must be a boolean");
+    let given = opts(&[("loginParams", opts(&[("code", 5.into())]))]);
+    let e = settle(client.request_login(given)).await.unwrap_err();
+    assert_eq!(field(&e, "kind").as_string().as_deref(), Some("LoginError"));
+    assert_eq!(message(&e), "参数错误：loginParams.code must be a string");
+    let e = client
+        .tunnel(
+            "https://x/t".into(),
+            JsValue::UNDEFINED,
+            opts(&[("MAX_RECONNECT_TRY_TIMES", "3".into())]),
+        )
+        .err()
+        .unwrap();
+    assert_eq!(
+        message(&e),
+        "参数错误：MAX_RECONNECT_TRY_TIMES must be a number"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn hostile_objects_are_typed_failures_and_the_client_keeps_working() {
+    let fake = Fake::new();
+    let client = fake.client();
+    fake.route(
+        "https://x/echo",
+        "(o) => ({ statusCode: 200, data: { header: o.header } })",
+    );
+    let proxy = js_sys::eval(
+        "new Proxy({}, { ownKeys() { throw new Error('trap'); }, get() { throw new Error('trap'); } })",
+    )
+    .unwrap();
+    let e = settle(client.request(opts(&[
+        ("url", "https://x/echo".into()),
+        ("header", proxy.clone()),
+    ])))
+    .await
+    .unwrap_err();
+    assert_eq!(message(&e), "参数错误：header could not be read: trap");
+    let e = settle(client.request(proxy.clone())).await.unwrap_err();
+    assert_eq!(message(&e), "参数错误：options could not be read: trap");
+    let e = client.configure(proxy.clone()).unwrap_err();
+    assert!(
+        message(&e).contains("could not be read: trap"),
+        "{}",
+        message(&e)
+    );
+    let e = settle(client.login(proxy.clone())).await.unwrap_err();
+    assert_eq!(field(&e, "kind").as_string().as_deref(), Some("LoginError"));
+    assert!(client
+        .tunnel("https://x/t".into(), proxy, JsValue::UNDEFINED)
+        .is_err());
+    // Nothing was left half-done: a normal request goes through.
+    let res = settle(client.request(opts(&[
+        ("url", "https://x/echo".into()),
+        ("header", opts(&[("a", "1".into())])),
+    ])))
+    .await
+    .unwrap();
+    assert_eq!(json(&field(&field(&res, "data"), "header")), r#"{"a":"1"}"#);
+}
+
 #[wasm_bindgen_test]
 async fn storage_garbage_reads_as_no_session() {
     let fake = Fake::new();

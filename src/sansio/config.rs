@@ -110,20 +110,66 @@ fn first<T: Copy>(layers: &[&Options], get: impl Fn(&Options) -> Option<T>) -> O
     layers.iter().find_map(|o| get(o))
 }
 
-/// A whole number in `min..=max`.
-fn whole(v: f64, name: &str, min: u64, max: u64) -> Result<u64, SdkError> {
-    let ok = v.is_finite() && v.fract() == 0.0 && v >= min as f64 && v <= max as f64;
+/// A numeric option: its name and the whole numbers it accepts. The rule's text is
+/// written out (a test checks it against the bounds): formatting the bounds would link
+/// integer formatting into the wasm for one error message.
+struct Whole {
+    name: &'static str,
+    min: u64,
+    max: u64,
+    rule: &'static str,
+}
+
+const RECONNECT_BASE_DELAY: Whole = Whole {
+    name: "reconnectBaseDelay",
+    min: 0,
+    max: 3_600_000,
+    rule: "must be a whole number from 0 to 3600000",
+};
+const RECONNECT_MAX_DELAY: Whole = Whole {
+    name: "reconnectMaxDelay",
+    min: 0,
+    max: 86_400_000,
+    rule: "must be a whole number from 0 to 86400000",
+};
+const MAX_RECONNECT_ATTEMPTS: Whole = Whole {
+    name: "maxReconnectAttempts",
+    min: 0,
+    max: u32::MAX as u64,
+    rule: "must be a whole number from 0 to 4294967295",
+};
+const HEARTBEAT_INTERVAL: Whole = Whole {
+    name: "heartbeatInterval",
+    min: 100,
+    max: 600_000,
+    rule: "must be a whole number from 100 to 600000",
+};
+const QUEUE_LIMIT: Whole = Whole {
+    name: "queueLimit",
+    min: 0,
+    max: 1_000_000,
+    rule: "must be a whole number from 0 to 1000000",
+};
+const MAX_FRAME_SIZE: Whole = Whole {
+    name: "maxFrameSize",
+    min: 1,
+    max: 64 << 20,
+    rule: "must be a whole number from 1 to 67108864",
+};
+const REQUEST_TIMEOUT: Whole = Whole {
+    name: "requestTimeout",
+    min: 1,
+    max: 600_000,
+    rule: "must be a whole number from 1 to 600000",
+};
+
+/// `v` as a whole number within `w`'s bounds.
+fn whole(v: f64, w: &Whole) -> Result<u64, SdkError> {
+    let ok = v.is_finite() && v.fract() == 0.0 && v >= w.min as f64 && v <= w.max as f64;
     if ok {
         Ok(v as u64)
     } else {
-        let rule = [
-            "must be a whole number from ",
-            &min.to_string(),
-            " to ",
-            &max.to_string(),
-        ]
-        .concat();
-        Err(invalid(name, &rule))
+        Err(invalid(w.name, w.rule))
     }
 }
 
@@ -131,28 +177,28 @@ fn whole(v: f64, name: &str, min: u64, max: u64) -> Result<u64, SdkError> {
 pub fn resolve_tunnel(layers: &[&Options]) -> Result<TunnelConfig, SdkError> {
     let d = TunnelConfig::default();
     let base_ms = match first(layers, |o| o.reconnect_base_delay) {
-        Some(v) => whole(v, "reconnectBaseDelay", 0, 3_600_000)?,
+        Some(v) => whole(v, &RECONNECT_BASE_DELAY)?,
         None => d.backoff.base_ms,
     };
     let max_ms = match first(layers, |o| o.reconnect_max_delay) {
-        Some(v) => whole(v, "reconnectMaxDelay", 0, 86_400_000)?,
+        Some(v) => whole(v, &RECONNECT_MAX_DELAY)?,
         None => d.backoff.max_ms,
     };
     let max_attempts = match first(layers, |o| o.max_reconnect_attempts) {
         Some(v) if v == f64::INFINITY => None,
-        Some(v) => Some(whole(v, "maxReconnectAttempts", 0, u32::MAX as u64)? as u32),
+        Some(v) => Some(whole(v, &MAX_RECONNECT_ATTEMPTS)? as u32),
         None => None,
     };
     let heartbeat_ms = match first(layers, |o| o.heartbeat_interval) {
-        Some(v) => whole(v, "heartbeatInterval", 100, 600_000)?,
+        Some(v) => whole(v, &HEARTBEAT_INTERVAL)?,
         None => d.heartbeat_ms,
     };
     let queue_limit = match first(layers, |o| o.queue_limit) {
-        Some(v) => whole(v, "queueLimit", 0, 1_000_000)? as usize,
+        Some(v) => whole(v, &QUEUE_LIMIT)? as usize,
         None => d.queue_limit,
     };
     let max_frame = match first(layers, |o| o.max_frame_size) {
-        Some(v) => whole(v, "maxFrameSize", 1, 64 << 20)? as usize,
+        Some(v) => whole(v, &MAX_FRAME_SIZE)? as usize,
         None => d.max_frame,
     };
     Ok(TunnelConfig {
@@ -193,7 +239,7 @@ impl ClientConfig {
             return Err(invalid("loginUrl", "must be a non-empty string"));
         }
         let timeout = match o.request_timeout {
-            Some(v) => Some(whole(v, "requestTimeout", 1, 600_000)?),
+            Some(v) => Some(whole(v, &REQUEST_TIMEOUT)?),
             None => None,
         };
         // Tunnel defaults are validated now so a bad value is reported by configure() itself.
@@ -257,6 +303,24 @@ mod tests {
                 .unwrap();
         assert_eq!(knobs.max_reconnect_try_times, Some(5.0));
         assert_eq!(knobs.as_options().reconnect_base_delay, Some(1000.0));
+    }
+
+    #[test]
+    fn each_rule_says_its_bounds() {
+        for w in [
+            &RECONNECT_BASE_DELAY,
+            &RECONNECT_MAX_DELAY,
+            &MAX_RECONNECT_ATTEMPTS,
+            &HEARTBEAT_INTERVAL,
+            &QUEUE_LIMIT,
+            &MAX_FRAME_SIZE,
+            &REQUEST_TIMEOUT,
+        ] {
+            let want = format!("must be a whole number from {} to {}", w.min, w.max);
+            assert_eq!(w.rule, want, "{}", w.name);
+            let e = whole(w.max as f64 + 1.0, w).unwrap_err();
+            assert_eq!(e.message, format!("参数错误：{} {}", w.name, want));
+        }
     }
 
     #[test]
