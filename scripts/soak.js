@@ -49,6 +49,7 @@ const PROPERTY_TESTS = [
   'sansio::session::tests::props::decode_never_panics_and_yields_sendable_headers',
   'sansio::tunnel::tests::fuzz::handshake_url_never_panics_and_only_yields_socket_urls',
   'sansio::tunnel::tests::props::queued_messages_leave_in_order_exactly_once',
+  'sansio::flows::tests::props::every_call_ends_once_with_one_login_at_a_time_and_one_retry_at_most',
 ];
 
 // An optimised test build without LTO (the release profile's LTO makes it slow to build),
