@@ -9,7 +9,8 @@
  *
  * Steps: npm dependencies, the wasm32-unknown-unknown target, rustfmt + clippy,
  * wasm-pack, and wasm-bindgen-cli at exactly the version of the `wasm-bindgen` crate
- * in Cargo.lock (wasm-pack then uses it instead of downloading anything).
+ * in Cargo.lock (wasm-pack then uses it instead of downloading anything), and Debian's
+ * redis-server (multi-node tunnel-service tests).
  *
  * Used as a module by build.js / test.js: `withCargoPath()` puts ~/.cargo/bin on PATH.
  */
@@ -166,12 +167,28 @@ function stepWasmBindgen() {
     (found ? ` (was ${found}${runner ? '' : ', no test runner'})` : '');
 }
 
+/** Debian's redis-server, for the multi-node tunnel-service tests (they start their own instance). */
+function stepRedis() {
+  const found = toolVersion('redis-server');
+  if (found) return `redis-server ${found} found`;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!isRoot || !run('apt-get', ['--version']).ok) {
+    throw new Error('redis-server is missing: install Debian\'s redis-server (apt-get install -y redis-server) as root');
+  }
+  mustRun('apt-get', ['update']);
+  mustRun('apt-get', ['install', '-y', '--no-install-recommends', 'redis-server']);
+  const now = toolVersion('redis-server');
+  if (!now) throw new Error('apt-get installed redis-server but it is not runnable from PATH');
+  return `redis-server ${now}: installed with apt-get install redis-server`;
+}
+
 const STEPS = [
   ['npm', stepNpm],
   ['rust-target', stepWasmTarget],
   ['rust-components', stepRustComponents],
   ['wasm-pack', stepWasmPack],
   ['wasm-bindgen', stepWasmBindgen],
+  ['redis-server', stepRedis],
 ];
 
 function setup() {

@@ -30,15 +30,17 @@ const WASM_TARGET = 'wasm32-unknown-unknown';
 const LAYERS = [
   command('setup', [NODE, 'scripts/setup.js']),
   command('fmt', ['cargo', 'fmt', '--check']),
-  command('clippy', ['cargo', 'clippy', '--all-targets', '--', '-D', 'warnings']),
+  command('clippy', ['cargo', 'clippy', '--workspace', '--all-targets', '--', '-D', 'warnings']),
   command('clippy-wasm', ['cargo', 'clippy', '--target', WASM_TARGET, '--all-targets', '--', '-D', 'warnings']),
-  command('cargo-test', ['cargo', 'test'], { counts: cargoCounts }),
+  command('cargo-test', ['cargo', 'test', '--workspace'], { counts: cargoCounts }),
   command('wasm-test', ['wasm-pack', 'test', '--node', '--mode', 'no-install'], { counts: cargoCounts }),
   command('build', [NODE, 'scripts/build.js']),
   { name: 'pack', describe: 'npm pack ./pkg --pack-destination tests/.tmp', run: packLayer },
   nodeTests('js', 'tests/js'),
   nodeTests('e2e', 'tests/e2e'),
   nodeTests('reliability', 'tests/reliability'),
+  command('tunnel-build', ['cargo', 'build', '--profile', 'service', '-p', 'wafer-tunnel', '--bins']),
+  nodeTests('tunnel-service', 'tests/tunnel-service'),
   // command('size', [NODE, 'scripts/size-check.js']),
 ];
 

@@ -18,6 +18,7 @@ async fn main() -> ExitCode {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
     }
+    raise_nofile_limit();
     let node = match Node::start(cfg).await {
         Ok(n) => n,
         Err(e) => {
@@ -54,5 +55,24 @@ async fn wait_for_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = term => {}
+    }
+}
+
+/// One socket is one file descriptor: lift the soft open-files limit to the hard one
+/// (what `ulimit -n` would need by hand), so the hard limit is the only one to set.
+fn raise_nofile_limit() {
+    #[cfg(unix)]
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed by pointer.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                tracing::warn!("cannot raise the open-files limit");
+            }
+        }
     }
 }

@@ -142,7 +142,7 @@ impl Memory {
             },
         );
         // Ids are random UUIDs: a collision would be a bug, but keep the count exact.
-        if !old.is_some_and(|e| !e.claimed) {
+        if old.is_none_or(|e| e.claimed) {
             tunnels.pending += 1;
         }
         Ok(())

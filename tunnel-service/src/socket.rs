@@ -32,6 +32,7 @@ const READ_BUFFER: usize = 2048;
 /// WebSocket close codes.
 const GOING_AWAY: u16 = 1001;
 const POLICY: u16 = 1008;
+const TOO_BIG: u16 = 1009;
 
 /// How a tunnel ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,8 +43,10 @@ enum End {
     Silent,
     /// A pushed `close` packet.
     Server,
-    /// Socket error, oversized frame, a client that does not read.
+    /// Socket error, a client that does not read.
     Error,
+    /// A frame over `--max-frame`.
+    TooBig,
     /// The node is stopping (the client reconnects elsewhere).
     Shutdown,
     /// Closed without a report (another node reported it already).
@@ -192,6 +195,7 @@ async fn serve(app: Arc<App>, target: Arc<Target>, mut ws: WebSocket) {
                             tracing::debug!(tunnel = %id, error = %e, "socket error");
                             if is_capacity(&e) {
                                 tracing::warn!(tunnel = %id, limit = app.cfg.max_frame, "frame over --max-frame: tunnel closed");
+                                break End::TooBig;
                             }
                             break End::Error;
                         }
@@ -231,6 +235,7 @@ async fn serve(app: Arc<App>, target: Arc<Target>, mut ws: WebSocket) {
         End::Silent => (POLICY, "heartbeat timeout"),
         End::Shutdown => (GOING_AWAY, "node stopping"),
         End::Error => (POLICY, "closed by the tunnel service"),
+        End::TooBig => (TOO_BIG, "frame too large"),
         _ => (1000, "closed"),
     };
     if end != End::Client {
@@ -244,7 +249,7 @@ async fn serve(app: Arc<App>, target: Arc<Target>, mut ws: WebSocket) {
         End::Client => &app.metrics.connections_closed_client,
         End::Silent => &app.metrics.connections_closed_timeout,
         End::Server => &app.metrics.connections_closed_server,
-        End::Error | End::Dropped => &app.metrics.connections_closed_error,
+        End::Error | End::TooBig | End::Dropped => &app.metrics.connections_closed_error,
         End::Shutdown => &app.metrics.connections_closed_shutdown,
     };
     Metrics::inc(counter);
