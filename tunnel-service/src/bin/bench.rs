@@ -59,6 +59,18 @@ struct Args {
     /// The wafer-tunnel binary (default: next to this one).
     #[arg(long)]
     bin: Option<std::path::PathBuf>,
+    /// Phones per driver process (each process has its own open-files limit).
+    #[arg(long, default_value_t = 12_000)]
+    per_worker: usize,
+    /// Internal: run as a driver process for these node API URLs (comma-separated).
+    #[arg(long, hide = true)]
+    worker: Option<String>,
+    /// Internal: the receiveUrl (worker mode).
+    #[arg(long, hide = true)]
+    receive_url: Option<String>,
+    /// Internal: index of this worker's first phone (source address spread).
+    #[arg(long, hide = true, default_value_t = 0)]
+    offset: usize,
 }
 
 type Http = Client<HttpConnector, Full<Bytes>>;
@@ -130,23 +142,33 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-async fn post_signed(http: &Http, url: &str, data: &Value) -> Value {
+async fn post_signed(http: &Http, url: &str, data: &Value) -> Result<Value, String> {
     let data = data.to_string();
     let body = json!({ "data": data, "tcId": "bench", "signature": sign(&data, KEY) }).to_string();
     let req = hyper::Request::post(url)
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(body)))
-        .expect("request");
-    let res = http.request(req).await.expect("API call");
-    let bytes = res.into_body().collect().await.expect("body").to_bytes();
-    serde_json::from_slice(&bytes).expect("JSON answer")
+        .map_err(|e| e.to_string())?;
+    let res = http.request(req).await.map_err(|e| e.to_string())?;
+    let bytes = res
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    serde_json::from_slice(&bytes).map_err(|e| e.to_string())
 }
 
-/// Received broadcasts: seq → push start, and every latency in microseconds.
+/// Broadcast receipts of this process: (seq, push→receipt in microseconds).
 struct Fanout {
-    started: Mutex<Vec<Instant>>,
-    latencies: Mutex<Vec<u64>>,
-    received: AtomicUsize,
+    latencies: Mutex<Vec<(u64, u64)>>,
+}
+
+/// Wall-clock microseconds: push and receipt happen in different processes.
+fn unix_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }
 
 struct Phone {
@@ -187,7 +209,8 @@ async fn phone(shared: Arc<Shared>, api: String, source: IpAddr, me: Arc<Phone>)
                         &format!("{api}/get/wsurl"),
                         &json!({ "receiveUrl": receive_url, "protocolType": "wss" }),
                     )
-                    .await;
+                    .await
+                    .unwrap_or_default();
                     let data: Value = serde_json::from_str(a["data"].as_str().unwrap_or("{}"))
                         .unwrap_or_default();
                     *me.tunnel_id.lock().expect("lock") =
@@ -285,27 +308,18 @@ async fn phone(shared: Arc<Shared>, api: String, source: IpAddr, me: Arc<Phone>)
 }
 
 fn record(fanout: &Fanout, content: &str) {
-    let at = Instant::now();
+    let at = unix_micros();
     let Ok(v) = serde_json::from_str::<Value>(content) else {
         return;
     };
-    let Some(seq) = v["content"]["seq"].as_u64() else {
+    let (Some(seq), Some(t)) = (v["content"]["seq"].as_u64(), v["content"]["t"].as_u64()) else {
         return;
     };
-    let start = fanout
-        .started
+    fanout
+        .latencies
         .lock()
         .expect("lock")
-        .get(seq as usize)
-        .copied();
-    if let Some(start) = start {
-        fanout
-            .latencies
-            .lock()
-            .expect("lock")
-            .push(at.duration_since(start).as_micros() as u64);
-        fanout.received.fetch_add(1, Ordering::Relaxed);
-    }
+        .push((seq, at.saturating_sub(t)));
 }
 
 fn rand_seed() -> u64 {
@@ -352,7 +366,97 @@ fn raise_nofile(want: u64) {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    raise_nofile(args.n as u64 * 2 + 4096);
+    match args.worker.clone() {
+        Some(apis) => worker(args, apis).await,
+        None => coordinator(args).await,
+    }
+}
+
+/// A driver process: opens its phones, prints `id <tunnelId>` for each and `ready`, then
+/// on `report` from stdin prints `lat <seq> <micros>` for every broadcast received and `end`.
+async fn worker(args: Args, apis: String) {
+    raise_nofile(args.n as u64 + 1024);
+    let apis: Vec<String> = apis.split(',').map(str::to_owned).collect();
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let http: Http = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(256)
+        .build(connector);
+    let shared = Arc::new(Shared {
+        http,
+        receive_url: args.receive_url.clone().expect("--receive-url"),
+        connected: AtomicUsize::new(0),
+        fanout: Fanout {
+            latencies: Mutex::new(Vec::new()),
+        },
+        gate: Arc::new(Semaphore::new(args.concurrency)),
+    });
+    let mut phones = Vec::with_capacity(args.n);
+    for k in 0..args.n {
+        let i = args.offset + k;
+        let me = Arc::new(Phone {
+            tunnel_id: Mutex::new(None),
+        });
+        phones.push(me.clone());
+        let source = IpAddr::V4(Ipv4Addr::new(
+            127,
+            0,
+            0,
+            1 + (i % usize::from(args.sources)) as u8,
+        ));
+        // Spread the phones over the nodes (a load balancer would).
+        let api = apis[i % apis.len()].clone();
+        tokio::spawn(phone(shared.clone(), api, source, me));
+    }
+    while shared.connected.load(Ordering::Relaxed) < args.n {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut out = String::new();
+    for p in &phones {
+        if let Some(id) = p.tunnel_id.lock().expect("lock").as_deref() {
+            out.push_str("id ");
+            out.push_str(id);
+            out.push('\n');
+        }
+    }
+    out.push_str("ready\n");
+    print!("{out}");
+    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = stdin.next_line().await {
+        if line == "report" {
+            let lat = std::mem::take(&mut *shared.fanout.latencies.lock().expect("lock"));
+            let mut out = String::with_capacity(lat.len() * 16);
+            for (seq, us) in lat {
+                out.push_str(&format!("lat {seq} {us}\n"));
+            }
+            out.push_str("end\n");
+            print!("{out}");
+        } else if line == "count" {
+            let n = shared.fanout.latencies.lock().expect("lock").len();
+            println!("count {n}");
+        }
+    }
+    std::process::exit(0);
+}
+
+struct Worker {
+    child: Child,
+    stdin: tokio::process::ChildStdin,
+    lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+}
+
+impl Worker {
+    async fn ask(&mut self, command: &str) {
+        use tokio::io::AsyncWriteExt;
+        let _ = self
+            .stdin
+            .write_all(format!("{command}\n").as_bytes())
+            .await;
+        let _ = self.stdin.flush().await;
+    }
+}
+
+async fn coordinator(args: Args) {
     let bin = args.bin.clone().unwrap_or_else(|| {
         std::env::current_exe()
             .expect("exe")
@@ -410,65 +514,72 @@ async fn main() {
     let pids: Vec<u32> = nodes.iter().map(|n| n.child.id().expect("pid")).collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_before: Vec<u64> = pids.iter().map(|&p| rss_kib(p)).collect();
+    let apis = nodes
+        .iter()
+        .map(|n| n.url.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
 
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    let http: Http = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(512)
-        .build(connector);
-    let shared = Arc::new(Shared {
-        http: http.clone(),
-        receive_url,
-        connected: AtomicUsize::new(0),
-        fanout: Fanout {
-            started: Mutex::new(Vec::new()),
-            latencies: Mutex::new(Vec::new()),
-            received: AtomicUsize::new(0),
-        },
-        gate: Arc::new(Semaphore::new(args.concurrency)),
-    });
-    let (connected, fanout) = (&shared.connected, &shared.fanout);
-    let mut phones = Vec::with_capacity(args.n);
+    let k = args.n.div_ceil(args.per_worker).max(1);
     println!(
-        "bench: {} tunnel(s) over {} node(s){} from {} source address(es), heartbeat {} s",
+        "bench: {} tunnel(s) over {} node(s){} from {} source address(es), {} driver process(es), heartbeat {} s",
         args.n,
         args.nodes,
         if args.nodes == 2 { " on Redis" } else { "" },
         args.sources,
+        k,
         args.heartbeat
     );
+    let me = std::env::current_exe().expect("exe");
     let t0 = Instant::now();
-    for i in 0..args.n {
-        let me = Arc::new(Phone {
-            tunnel_id: Mutex::new(None),
+    let mut workers = Vec::new();
+    for w in 0..k {
+        let offset = w * args.n / k;
+        let n = (w + 1) * args.n / k - offset;
+        let mut child = Command::new(&me)
+            .args(["--worker", &apis, "--receive-url", &receive_url])
+            .args(["--n", &n.to_string(), "--offset", &offset.to_string()])
+            .args(["--sources", &args.sources.to_string()])
+            .args(["--concurrency", &(args.concurrency / k).max(1).to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("driver process");
+        let stdin = child.stdin.take().expect("stdin");
+        let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        workers.push(Worker {
+            child,
+            stdin,
+            lines,
         });
-        phones.push(me.clone());
-        let source = IpAddr::V4(Ipv4Addr::new(
-            127,
-            0,
-            0,
-            1 + (i % usize::from(args.sources)) as u8,
-        ));
-        // Spread the phones over the nodes (a load balancer would).
-        let api = nodes[i % nodes.len()].url.clone();
-        tokio::spawn(phone(shared.clone(), api, source, me));
     }
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while connected.load(Ordering::Relaxed) < args.n && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut ids = Vec::with_capacity(args.n);
+    for w in &mut workers {
+        loop {
+            match w.lines.next_line().await {
+                Ok(Some(l)) if l == "ready" => break,
+                Ok(Some(l)) => {
+                    if let Some(id) = l.strip_prefix("id ") {
+                        ids.push(id.to_owned());
+                    }
+                }
+                _ => {
+                    println!("bench: FAILED: a driver process ended before its phones connected");
+                    std::process::exit(1);
+                }
+            }
+        }
     }
     let connect_s = t0.elapsed().as_secs_f64();
-    let n_connected = connected.load(Ordering::Relaxed);
     println!(
-        "connect: {n_connected}/{} tunnels in {connect_s:.1} s = {:.0} tunnels/s (handshake + WebSocket, {} at once)",
+        "connect: {}/{} tunnels in {connect_s:.1} s = {:.0} tunnels/s (signed /get/wsurl + WebSocket upgrade, {} at once)",
+        ids.len(),
         args.n,
-        n_connected as f64 / connect_s,
+        ids.len() as f64 / connect_s,
         args.concurrency
     );
-    if n_connected < args.n {
-        println!("bench: FAILED: not every tunnel connected");
-        std::process::exit(1);
-    }
     tokio::time::sleep(Duration::from_secs(args.idle)).await;
     let rss_idle: Vec<u64> = pids.iter().map(|&p| rss_kib(p)).collect();
     let delta: u64 = rss_idle
@@ -484,47 +595,83 @@ async fn main() {
         rss_idle
     );
 
-    let ids: Vec<String> = phones
-        .iter()
-        .filter_map(|p| p.tunnel_id.lock().expect("lock").clone())
-        .collect();
-    let mut all = Vec::new();
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let http: Http = Client::builder(TokioExecutor::new()).build(connector);
+    let mut invalid_total = 0;
     for seq in 0..args.broadcasts {
-        let before = fanout.received.load(Ordering::Relaxed);
-        fanout.started.lock().expect("lock").push(Instant::now());
-        let content = json!({ "type": "bench", "content": { "seq": seq } }).to_string();
+        let content =
+            json!({ "type": "bench", "content": { "seq": seq, "t": unix_micros() } }).to_string();
         // Always through the first node: with two, half the frames cross Redis.
         let answer = post_signed(
             &http,
             &format!("{}/ws/push", nodes[0].url),
             &json!([{ "tunnelIds": ids, "type": "message", "content": content }]),
         )
-        .await;
-        let invalid = answer["data"]["invalidTunnelIds"]
+        .await
+        .unwrap_or_default();
+        invalid_total += answer["data"]["invalidTunnelIds"]
             .as_array()
-            .map_or(usize::MAX, Vec::len);
+            .map_or(ids.len(), Vec::len);
+        // Wait until every phone has it (or 60 s): ask the drivers for their counts.
+        let want = (seq + 1) * ids.len();
         let until = Instant::now() + Duration::from_secs(60);
-        while fanout.received.load(Ordering::Relaxed) < before + ids.len() && Instant::now() < until
-        {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+        loop {
+            let mut got = 0;
+            for w in &mut workers {
+                w.ask("count").await;
+                if let Ok(Some(l)) = w.lines.next_line().await {
+                    got += l
+                        .strip_prefix("count ")
+                        .and_then(|n| n.parse::<usize>().ok())
+                        .unwrap_or(0);
+                }
+            }
+            if got >= want || Instant::now() > until {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let got = fanout.received.load(Ordering::Relaxed) - before;
-        let mut lat = std::mem::take(&mut *fanout.latencies.lock().expect("lock"));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let mut by_seq: Vec<Vec<u64>> = vec![Vec::new(); args.broadcasts];
+    for w in &mut workers {
+        w.ask("report").await;
+        while let Ok(Some(l)) = w.lines.next_line().await {
+            if l == "end" {
+                break;
+            }
+            let mut parts = l.split_whitespace().skip(1);
+            if let (Some(Ok(seq)), Some(Ok(us))) = (
+                parts.next().map(str::parse::<usize>),
+                parts.next().map(str::parse::<u64>),
+            ) {
+                if let Some(v) = by_seq.get_mut(seq) {
+                    v.push(us);
+                }
+            }
+        }
+    }
+    let mut all = Vec::new();
+    for (seq, lat) in by_seq.iter_mut().enumerate() {
         lat.sort_unstable();
         println!(
-            "broadcast {seq}: {got}/{} received, {invalid} invalid; push→receipt p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            "broadcast {seq}: {}/{} received; push→receipt p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            lat.len(),
             ids.len(),
-            percentile(&lat, 0.5),
-            percentile(&lat, 0.99),
-            percentile(&lat, 1.0)
+            percentile(lat, 0.5),
+            percentile(lat, 0.99),
+            percentile(lat, 1.0)
         );
-        all.extend(lat);
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        all.extend_from_slice(lat);
     }
     all.sort_unstable();
     println!(
-        "fan-out over {} broadcasts: p50 {:.1} ms, p99 {:.1} ms",
+        "fan-out over {} broadcasts to {} tunnels: {}/{} received, {invalid_total} invalid; p50 {:.1} ms, p99 {:.1} ms",
         args.broadcasts,
+        ids.len(),
+        all.len(),
+        args.broadcasts * ids.len(),
         percentile(&all, 0.5),
         percentile(&all, 0.99)
     );
@@ -540,6 +687,9 @@ async fn main() {
             .collect::<Vec<_>>()
             .join(" ")
     );
+    for mut w in workers {
+        let _ = w.child.kill().await;
+    }
     for mut n in nodes {
         let _ = n.child.kill().await;
     }
