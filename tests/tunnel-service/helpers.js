@@ -43,6 +43,17 @@ async function waitFor(predicate, what, timeoutMs = 20000) {
 
 const delay = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Child processes (nodes, redis-server) die with the test process, whatever ends it.
+const children = new Set();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+function track(proc) {
+  children.add(proc);
+  proc.once('exit', () => children.delete(proc));
+  return proc;
+}
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -69,7 +80,7 @@ async function startTunnel(options = {}) {
   if (options.publicUrl) args.push('--public-url', options.publicUrl);
   args.push(...(options.args || []));
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WAFER_TUNNEL_')));
-  const proc = spawn(BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = track(spawn(BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
   const node = { proc, logs: [], args, exited: null };
   proc.stderr.on('data', (d) => node.logs.push(...String(d).split('\n').filter(Boolean)));
   const exited = new Promise((resolve) => proc.once('exit', (code, signal) => {
@@ -107,10 +118,10 @@ async function startTunnel(options = {}) {
   return node;
 }
 
-/** A private redis-server on a free loopback port (no persistence). */
-async function startRedis() {
-  const port = await freePort();
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** A private redis-server on a free loopback port, or `port` (no persistence). */
+async function startRedis(port) {
+  port = port || await freePort();
+  const proc = track(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] }));
   const exited = new Promise((resolve) => proc.once('exit', resolve));
   await new Promise((resolve, reject) => {
     let out = '';

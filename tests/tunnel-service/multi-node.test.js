@@ -194,5 +194,26 @@ for (const dialect of Object.keys(h.BUSINESS)) {
       onB[0].tunnel.emit('speak', { word });
       await h.waitFor(() => phones.every((p) => p.received.some((r) => r.type === 'speak' && r.content.word === word)), 'the message after the reconnect everywhere');
     });
+
+
+    test('Redis goes away: node A keeps serving its own sockets and says so in /healthz', async () => {
+      const { port } = redis;
+      await redis.stop();
+      await h.waitFor(async () => (await nodes.A.health()).status === 503, '/healthz to report the outage', 20000);
+      const res = await nodes.A.health();
+      assert.equal(res.body.status, 'degraded');
+      assert.match(res.body.redis, /unreachable/);
+      // Every phone is on A now: the room goes on without Redis.
+      const word = '没有 Redis 也能聊';
+      phones[0].tunnel.emit('speak', { word });
+      await h.waitFor(() => phones.every((p) => p.received.some((r) => r.type === 'speak' && r.content.word === word)), 'the message everywhere without Redis');
+      // A new tunnel needs the registry: the handshake fails with a clear error, nothing crashes.
+      const refused = await h.callApi(nodes.A, '/get/wsurl', { receiveUrl: 'http://127.0.0.1:1/tunnel' }, key);
+      assert.equal(refused.body.code, 9007, refused.text);
+      redis = await h.startRedis(port);
+      await h.waitFor(async () => (await nodes.A.health()).status === 200, '/healthz to recover', 20000);
+      const again = await h.callApi(nodes.A, '/get/wsurl', { receiveUrl: 'http://127.0.0.1:1/tunnel' }, key);
+      assert.equal(again.body.code, 0, again.text);
+    });
   });
 }

@@ -207,6 +207,32 @@ for (const dialect of Object.keys(h.BUSINESS)) {
       }
     });
 
+    test('a flooding client: frames over the rate are dropped and counted, the tunnel stays up', async () => {
+      const receiver = await h.startReceiver(key);
+      try {
+        const before = await node.metrics();
+        const res = await h.callApi(node, '/get/wsurl', { receiveUrl: receiver.url }, key);
+        const { tunnelId, connectUrl } = JSON.parse(res.body.data);
+        const s = await rawSocket(connectUrl.replace(proxy.wsUrl, `ws://127.0.0.1:${node.port}`));
+        assert.equal(await s.next(), `timeout:${HEARTBEAT}`);
+        const FLOOD = 1000; // the default burst is 200 frames, then 50 per second
+        for (let i = 0; i < FLOOD; i += 1) s.ws.send(`message:${i}`);
+        await h.waitFor(async () => (await node.metrics()).frames_in - before.frames_in === FLOOD, 'every frame read');
+        const after = await node.metrics();
+        const dropped = after.frames_dropped_rate - before.frames_dropped_rate;
+        assert.ok(dropped > 0 && dropped < FLOOD, `some frames dropped (${dropped})`);
+        await h.waitFor(() => receiver.of(tunnelId).length === 1 + FLOOD - dropped, 'a report for each frame let through');
+        const contents = receiver.of(tunnelId).slice(1).map((r) => Number(r.content));
+        assert.deepEqual(contents, [...contents].sort((a, b) => a - b), 'in order');
+        s.ws.send('ping');
+        assert.equal(await s.next(), 'pong', 'the tunnel is still up');
+        s.ws.close();
+        await h.waitFor(() => receiver.of(tunnelId).at(-1).type === 'close', 'the close report');
+      } finally {
+        await receiver.stop();
+      }
+    });
+
     test('a business server that fails or hangs: reports are retried in order, nothing lost', async () => {
       const receiver = await h.startReceiver(key);
       try {
