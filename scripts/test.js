@@ -36,11 +36,11 @@ const LAYERS = [
   command('wasm-test', ['wasm-pack', 'test', '--node', '--mode', 'no-install'], { counts: cargoCounts }),
   command('build', [NODE, 'scripts/build.js']),
   { name: 'pack', describe: 'npm pack ./pkg --pack-destination tests/.tmp', run: packLayer },
+  command('tunnel-build', ['cargo', 'build', '--profile', 'service', '-p', 'wafer-tunnel', '--bins']),
   nodeTests('js', 'tests/js'),
   nodeTests('e2e', 'tests/e2e'),
   nodeTests('reliability', 'tests/reliability'),
-  command('tunnel-build', ['cargo', 'build', '--profile', 'service', '-p', 'wafer-tunnel', '--bins']),
-  nodeTests('tunnel-service', 'tests/tunnel-service'),
+  nodeTests('tunnel-e2e', 'tests/tunnel-service'),
   // command('size', [NODE, 'scripts/size-check.js']),
 ];
 
