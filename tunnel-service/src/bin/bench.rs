@@ -408,7 +408,16 @@ async fn worker(args: Args, apis: String) {
         let api = apis[i % apis.len()].clone();
         tokio::spawn(phone(shared.clone(), api, source, me));
     }
-    while shared.connected.load(Ordering::Relaxed) < args.n {
+    // Give up after two minutes without progress (the coordinator reports the shortfall).
+    let (mut last, mut since) = (0, Instant::now());
+    loop {
+        let now = shared.connected.load(Ordering::Relaxed);
+        if now >= args.n || since.elapsed() > Duration::from_secs(120) {
+            break;
+        }
+        if now != last {
+            (last, since) = (now, Instant::now());
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let mut out = String::new();
