@@ -5,10 +5,11 @@
 // official wafer-client-sdk in the strict simulator). Timeouts are safety nets; nothing
 // asserts speed.
 //
-// Business servers are entries of BUSINESS (dialect → start function) so another one (the
-// Wafer 2 wafer-node-sdk) is one more entry: `startBusiness(dialect, { tunnelUrl, key })`
-// resolves to { dialect, endpoints: { login, tunnel }, ledger, useTunnelUrl(url), broadcast,
-// emitTo, closeTunnel, wechatBackend(name), stop() }.
+// Business servers are entries of BUSINESS (dialect → { official: the official client of that
+// dialect, start }) so another one (the Wafer 2 wafer-node-sdk, with wafer2-client-sdk) is one
+// more entry: `startBusiness(dialect, { tunnelUrl, key })` resolves to { dialect, endpoints:
+// { login, tunnel }, ledger (the handler's connect / message / close calls and broadcasts, in
+// order), broadcast, emitTo, closeTunnel, wechatBackend(name), stop() }.
 
 const fs = require('node:fs');
 const net = require('node:net');
@@ -28,6 +29,7 @@ const BIN = path.join(ROOT, 'target', 'service', process.platform === 'win32' ? 
 const CLIENTS = {
   'wafer-wasm': () => findTarball(),
   'wafer-client-sdk': () => path.join(ROOT, 'node_modules', 'wafer-client-sdk'),
+  'wafer2-client-sdk': () => path.join(ROOT, 'node_modules', 'wafer2-client-sdk'),
 };
 
 /** Poll until `predicate()` is truthy (the timeout is a safety net). */
@@ -204,35 +206,30 @@ function ledgerOf(business) {
 
 const BUSINESS = {
   /** qcloud-weapp-server-sdk 0.8 (unmodified) behind express, with the mock WeChat and auth server. */
-  async wafer1({ tunnelUrl, key }) {
-    const started = [];
-    const start = async (s) => { await s.start(); started.push(s); return s; };
-    const wechat = await start(new WechatService({}));
-    const auth = await start(new AuthServer({ wechatUrl: wechat.url }));
-    const business = await start(new Wafer1Business({ authUrl: auth.endpoint, tunnelUrl, signatureKey: key }));
-    const qcloud = require('qcloud-weapp-server-sdk');
-    return {
-      dialect: 'wafer1',
-      business,
-      endpoints: { login: `${business.url}/login`, tunnel: `${business.url}/tunnel` },
-      ledger: ledgerOf(business),
-      wechatBackend: (name) => wechatBackend({ wechat: wechat.url }, name),
-      /** Point the official SDK at another tunnel service URL (qcloud.config merges). */
-      useTunnelUrl(url) {
-        business.tunnelUrl = url;
-        qcloud.config({ TunnelServerUrl: url });
-      },
-      broadcast: (type, content) => business.broadcast(type, content),
-      emitTo: (tunnelId, type, content) => business.emitTo(tunnelId, type, content),
-      closeTunnel: (tunnelId) => business.closeTunnel(tunnelId),
-      connectedTunnelIds: () => business.chat.connectedTunnelIds.slice(),
-      stop: async () => { for (const s of started.reverse()) await s.stop(); },
-    };
-  },
+  wafer1: { official: 'wafer-client-sdk', start: startWafer1 },
 };
 
+async function startWafer1({ tunnelUrl, key }) {
+  const started = [];
+  const start = async (s) => { await s.start(); started.push(s); return s; };
+  const wechat = await start(new WechatService({}));
+  const auth = await start(new AuthServer({ wechatUrl: wechat.url }));
+  const business = await start(new Wafer1Business({ authUrl: auth.endpoint, tunnelUrl, signatureKey: key }));
+  return {
+    dialect: 'wafer1',
+    business,
+    endpoints: { login: `${business.url}/login`, tunnel: `${business.url}/tunnel` },
+    ledger: ledgerOf(business),
+    wechatBackend: (name) => wechatBackend({ wechat: wechat.url }, name),
+    broadcast: (type, content) => business.broadcast(type, content),
+    emitTo: (tunnelId, type, content) => business.emitTo(tunnelId, type, content),
+    closeTunnel: (tunnelId) => business.closeTunnel(tunnelId),
+    stop: async () => { for (const s of started.reverse()) await s.stop(); },
+  };
+}
+
 function startBusiness(dialect, options) {
-  return BUSINESS[dialect](options);
+  return BUSINESS[dialect].start(options);
 }
 
 function tunnelIdOfUrl(url) {

@@ -14,7 +14,7 @@ const h = require('./helpers');
 const HEARTBEAT = 2;
 const NODE_TTL = 2;
 
-for (const dialect of Object.keys(h.BUSINESS)) {
+for (const [dialect, { official }] of Object.entries(h.BUSINESS)) {
   describe(`two wafer-tunnel nodes on Redis, ${dialect} business server`, () => {
     let key;
     let redis;
@@ -66,7 +66,7 @@ for (const dialect of Object.keys(h.BUSINESS)) {
 
     test('phones on different nodes chat; the API calls go to node A only', async () => {
       const a1 = await phoneOn('A', '甲一', 'wafer-wasm');
-      const b1 = await phoneOn('B', '乙一', 'wafer-client-sdk');
+      const b1 = await phoneOn('B', '乙一', official);
       const b2 = await phoneOn('B', '乙二', 'wafer-wasm');
       const words = [];
       for (const [i, p] of [a1, b1, b2, a1].entries()) {
@@ -113,7 +113,7 @@ for (const dialect of Object.keys(h.BUSINESS)) {
           for (const p of phones) {
             // The official client queues while reconnecting too; emit only while it is up
             // so the ledger measures the service, not the client.
-            if (p.client === 'wafer-client-sdk' && !p.tunnel.isActive()) continue;
+            if (p.client === official && !p.tunnel.isActive()) continue;
             const word = `${p.name}#${i}`;
             sent.get(p).push({ word, reconnects: p.events.filter((e) => e.ev === 'reconnecting').length });
             p.tunnel.emit('speak', { word });
