@@ -144,15 +144,23 @@ async function startRedis(port) {
   };
 }
 
+/** Test-only TLS material: a CA and a certificate for 127.0.0.1 it signed (100 years). */
+const FIXTURES = path.join(__dirname, 'fixtures');
+const TEST_CA = path.join(FIXTURES, 'ca.pem');
+
 /**
  * A bare receiveUrl endpoint: records every signed report it gets, answers with
- * `answer(report)` → HTTP status (200 default; 'hang' never answers).
+ * `answer(report)` → HTTP status (200 default; 'hang' never answers). `tls`: serve https
+ * with the fixture certificate (trusted through TEST_CA).
  */
-async function startReceiver(key) {
-  const http = require('node:http');
+async function startReceiver(key, { tls = false } = {}) {
+  const http = tls ? require('node:https') : require('node:http');
+  const serverOptions = tls
+    ? { cert: fs.readFileSync(path.join(FIXTURES, 'receiver.pem')), key: fs.readFileSync(path.join(FIXTURES, 'receiver.key')) }
+    : {};
   const rec = { reports: [], bad: 0, answer: () => 200 };
   const hanging = new Set();
-  const server = http.createServer((req, res) => {
+  const server = http.createServer(serverOptions, (req, res) => {
     let body = '';
     req.on('data', (d) => { body += d; });
     req.on('end', () => {
@@ -170,7 +178,7 @@ async function startReceiver(key) {
     });
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  rec.url = `http://127.0.0.1:${server.address().port}/tunnel`;
+  rec.url = `${tls ? 'https' : 'http'}://127.0.0.1:${server.address().port}/tunnel`;
   rec.of = (tunnelId) => rec.reports.filter((r) => r.tunnelId === tunnelId);
   rec.stop = () => new Promise((r) => {
     for (const res of hanging) res.destroy();
@@ -289,6 +297,7 @@ Object.assign(module.exports, {
   startTunnel,
   startRedis,
   startReceiver,
+  TEST_CA,
   callApi,
   startBusiness,
   BUSINESS,

@@ -44,7 +44,7 @@ for (const [dialect, { official }] of Object.entries(h.BUSINESS)) {
       // Phones reach the node through a proxy that can make one of them vanish.
       const port = await h.freePort();
       proxy = await new h.Proxy([{ name: 'node', port }]).start();
-      node = await h.startTunnel({ key, port, heartbeat: HEARTBEAT, publicUrl: proxy.wsUrl, args: ['--report-timeout', '1'] });
+      node = await h.startTunnel({ key, port, heartbeat: HEARTBEAT, publicUrl: proxy.wsUrl, args: ['--report-timeout', '1', '--callback-ca', h.TEST_CA] });
       business = await h.startBusiness(dialect, { tunnelUrl: node.url, key });
     });
 
@@ -156,6 +156,7 @@ for (const [dialect, { official }] of Object.entries(h.BUSINESS)) {
         ['/get/wsurl', signed(JSON.stringify({ receiveUrl: 'http://x/t' }), 'wrong key'), 9003],
         ['/get/wsurl', signed('not json'), 9004],
         ['/get/wsurl', signed(JSON.stringify({ receiveUrl: 'ftp://x/t' })), 9005],
+        ['/get/wsurl', signed(JSON.stringify({ receiveUrl: 42 })), 9005],
         ['/ws/push', signed(JSON.stringify([{ tunnelIds: 'x', type: 'message' }])), 9005],
         ['/ws/push', { data: JSON.stringify([{ tunnelIds: ['x'], type: 'close' }]), signature: h.sha1('tampered') }, 9003],
       ];
@@ -228,6 +229,22 @@ for (const [dialect, { official }] of Object.entries(h.BUSINESS)) {
         assert.equal(await s.next(), 'pong', 'the tunnel is still up');
         s.ws.close();
         await h.waitFor(() => receiver.of(tunnelId).at(-1).type === 'close', 'the close report');
+      } finally {
+        await receiver.stop();
+      }
+    });
+
+    test('reports to an https receiveUrl (the business server behind TLS, its CA given with --callback-ca)', async () => {
+      const receiver = await h.startReceiver(key, { tls: true });
+      try {
+        const res = await h.callApi(node, '/get/wsurl', { receiveUrl: receiver.url, protocolType: 'wss' }, key);
+        assert.equal(res.body.code, 0, res.text);
+        const { tunnelId, connectUrl } = JSON.parse(res.body.data);
+        const s = await rawSocket(connectUrl.replace(proxy.wsUrl, `ws://127.0.0.1:${node.port}`));
+        s.ws.send('message:{"type":"tls"}');
+        s.ws.close();
+        await h.waitFor(() => receiver.of(tunnelId).length === 3, 'connect, message and close over https');
+        assert.deepEqual(receiver.of(tunnelId).map((r) => r.type), ['connect', 'message', 'close']);
       } finally {
         await receiver.stop();
       }

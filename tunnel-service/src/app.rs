@@ -103,7 +103,9 @@ impl Node {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let metrics = Arc::new(Metrics::default());
         let hub = Arc::new(Hub::default());
+        let tls = crate::reports::tls_config(cfg.callback_ca.as_deref())?;
         let reporter = Reporter::new(
+            tls,
             cfg.signature_key.clone(),
             cfg.report_attempts,
             Duration::from_secs(cfg.report_timeout),

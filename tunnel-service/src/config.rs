@@ -120,6 +120,10 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=600))]
     pub report_timeout: u64,
 
+    /// PEM file of CA certificates trusted for https:// receiveUrls, besides the system's.
+    #[arg(long, env = "WAFER_TUNNEL_CALLBACK_CA")]
+    pub callback_ca: Option<std::path::PathBuf>,
+
     /// Reports in flight at once, over all tunnels.
     #[arg(long, env = "WAFER_TUNNEL_REPORT_CONCURRENCY", default_value_t = 64)]
     pub report_concurrency: usize,

@@ -85,11 +85,9 @@ pub fn wsurl_params(data: &Value) -> Result<String, ApiError> {
     };
     let url = normalize_receive_url(raw);
     match url.parse::<hyper::Uri>() {
-        Ok(u) if u.scheme_str() == Some("http") && u.authority().is_some() => Ok(url),
-        Ok(u) if u.scheme_str() == Some("https") => Err(ApiError::new(
-            Code::BadParam,
-            format!("Bad request - https receiveUrl is not supported, use http:// for the business server ({raw})"),
-        )),
+        Ok(u) if matches!(u.scheme_str(), Some("http" | "https")) && u.authority().is_some() => {
+            Ok(url)
+        }
         _ => Err(ApiError::new(
             Code::BadParam,
             format!("Bad request - invalid receiveUrl {raw}"),
@@ -277,9 +275,10 @@ mod tests {
             p("http://[127.0.0.1:8080]/tunnel").unwrap(),
             "http://127.0.0.1:8080/tunnel"
         );
-        assert_eq!(p("https://a/t").unwrap_err().code, Code::BadParam);
+        assert_eq!(p("https://a/t").unwrap(), "https://a/t");
         assert_eq!(p("ftp://a/t").unwrap_err().code, Code::BadParam);
         assert_eq!(p("not a url").unwrap_err().code, Code::BadParam);
+        assert_eq!(p("http:///t").unwrap_err().code, Code::BadParam);
         assert_eq!(wsurl_params(&json!({})).unwrap_err().code, Code::BadParam);
     }
 

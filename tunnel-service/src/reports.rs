@@ -16,6 +16,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::header::{CONTENT_TYPE, USER_AGENT};
 use hyper::{Method, Request, Uri};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -66,8 +67,42 @@ impl Target {
     }
 }
 
+/// TLS for `https://` receiveUrls: the system's roots plus the PEM certificates in
+/// `extra_ca` (`--callback-ca`, e.g. a private CA of the business servers).
+pub fn tls_config(extra_ca: Option<&std::path::Path>) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        // A system certificate rustls cannot use is skipped, as the system's own tools do.
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = extra_ca {
+        let shown = path.display();
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("--callback-ca {shown}: {e}"))?;
+        let mut n = 0;
+        for cert in certs {
+            let cert = cert.map_err(|e| format!("--callback-ca {shown}: {e}"))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("--callback-ca {shown}: {e}"))?;
+            n += 1;
+        }
+        if n == 0 {
+            return Err(format!("--callback-ca {shown}: no certificate in the file"));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 pub struct Reporter {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     key: String,
     attempts: u32,
     timeout: Duration,
@@ -80,6 +115,7 @@ pub struct Reporter {
 
 impl Reporter {
     pub fn new(
+        tls: rustls::ClientConfig,
         key: String,
         attempts: u32,
         timeout: Duration,
@@ -87,9 +123,15 @@ impl Reporter {
         concurrency: usize,
         metrics: Arc<Metrics>,
     ) -> Arc<Reporter> {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(timeout));
-        connector.set_nodelay(true);
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(timeout));
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
