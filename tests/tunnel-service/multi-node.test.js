@@ -23,18 +23,21 @@ for (const [dialect, { official }] of Object.entries(h.BUSINESS)) {
     let edge;
     let business;
     const phones = [];
+    const ports = {};
+    const startNode = async (name) => {
+      nodes[name] = await h.startTunnel({
+        key, port: ports[name], heartbeat: HEARTBEAT, redis: redis.url, nodeTtl: NODE_TTL, nodeId: `node-${name}`, publicUrl: edge.wsUrl,
+      });
+      return nodes[name];
+    };
 
     before(async () => {
       key = h.randomKey();
       redis = await h.startRedis();
-      const ports = { A: await h.freePort(), B: await h.freePort() };
+      Object.assign(ports, { A: await h.freePort(), B: await h.freePort() });
       api = await new h.Proxy([{ name: 'A', port: ports.A }, { name: 'B', port: ports.B }]).start();
       edge = await new h.Proxy([{ name: 'A', port: ports.A }, { name: 'B', port: ports.B }]).start();
-      for (const name of ['A', 'B']) {
-        nodes[name] = await h.startTunnel({
-          key, port: ports[name], heartbeat: HEARTBEAT, redis: redis.url, nodeTtl: NODE_TTL, nodeId: `node-${name}`, publicUrl: edge.wsUrl,
-        });
-      }
+      for (const name of ['A', 'B']) await startNode(name);
       await api.pin('A');
       business = await h.startBusiness(dialect, { tunnelUrl: api.url, key });
     });
@@ -196,24 +199,56 @@ for (const [dialect, { official }] of Object.entries(h.BUSINESS)) {
     });
 
 
-    test('Redis goes away: node A keeps serving its own sockets and says so in /healthz', async () => {
+    test('a node restarted under its name reports close for what its previous process held, once', async () => {
+      const { ledger } = business;
+      await startNode('B');
+      await h.waitFor(async () => (await nodes.B.health()).status === 200, 'node B back on Redis');
+      const p = await phoneOn('B', '丙', 'wafer-wasm');
+      const old = p.tunnelId();
+      await nodes.B.kill9();
+      await startNode('B'); // at once, before its liveness key expires
+      edge.routeNextTo('B'); // the phone comes back to the restarted node
+      await h.waitFor(() => ledger.closed(old), 'close of the tunnel the killed process held', 30000);
+      await h.waitFor(() => p.tunnelId() !== old && ledger.connected(p.tunnelId()), `${p.name} to reconnect`, 30000);
+      assert.equal(nodeOf(p), 'B', `${p.name} is on the restarted node`);
+      await h.delay(NODE_TTL * 1500); // past the old liveness key: nobody reports it again
+      assert.deepEqual(ledger.of(old).filter((t) => t !== 'message'), ['connect', 'close'], 'one close');
+    });
+
+    test('Redis goes away: each node keeps serving its own sockets and says so in /healthz; an emptied Redis is filled again', async () => {
       const { port } = redis;
       await redis.stop();
-      await h.waitFor(async () => (await nodes.A.health()).status === 503, '/healthz to report the outage', 20000);
-      const res = await nodes.A.health();
-      assert.equal(res.body.status, 'degraded');
-      assert.match(res.body.redis, /unreachable/);
-      // Every phone is on A now: the room goes on without Redis.
+      for (const n of Object.values(nodes)) {
+        await h.waitFor(async () => (await n.health()).status === 503, '/healthz to report the outage', 20000);
+        const res = await n.health();
+        assert.equal(res.body.status, 'degraded');
+        assert.match(res.body.redis, /unreachable/);
+      }
+      // The phones on node A still talk among themselves (the push reaches A's own sockets).
+      await api.pin('A');
+      const onA = phones.filter((p) => nodeOf(p) === 'A');
+      assert.ok(onA.length >= 2, 'phones on node A');
       const word = '没有 Redis 也能聊';
-      phones[0].tunnel.emit('speak', { word });
-      await h.waitFor(() => phones.every((p) => p.received.some((r) => r.type === 'speak' && r.content.word === word)), 'the message everywhere without Redis');
-      // A new tunnel needs the registry: the handshake fails with a clear error, nothing crashes.
+      onA[0].tunnel.emit('speak', { word });
+      await h.waitFor(() => onA.every((p) => p.received.some((r) => r.type === 'speak' && r.content.word === word)), 'the message on node A without Redis');
+      // A new tunnel needs the registry: a clear error, nothing crashes.
       const refused = await h.callApi(nodes.A, '/get/wsurl', { receiveUrl: 'http://127.0.0.1:1/tunnel' }, key);
       assert.equal(refused.body.code, 9007, refused.text);
-      redis = await h.startRedis(port);
-      await h.waitFor(async () => (await nodes.A.health()).status === 200, '/healthz to recover', 20000);
+
+      redis = await h.startRedis(port); // empty: every record is gone
+      for (const n of Object.values(nodes)) {
+        await h.waitFor(async () => (await n.health()).status === 200, '/healthz to recover', 20000);
+      }
       const again = await h.callApi(nodes.A, '/get/wsurl', { receiveUrl: 'http://127.0.0.1:1/tunnel' }, key);
       assert.equal(again.body.code, 0, again.text);
+      assert.ok(phones.some((p) => nodeOf(p) === 'B'), 'a phone on node B, reached from A through Redis');
+      // The nodes wrote their sockets' records again: a push through A reaches every phone.
+      await h.waitFor(async () => {
+        await business.broadcast('tick', { after: 'redis' });
+        const last = business.ledger.broadcasts.at(-1);
+        return last && last.content.after === 'redis' && last.invalidTunnelIds.length === 0;
+      }, 'a push through A with no invalid tunnel', 20000);
+      await h.waitFor(() => phones.every((p) => p.received.some((r) => r.type === 'tick' && r.content.after === 'redis')), 'the push on every phone');
     });
   });
 }

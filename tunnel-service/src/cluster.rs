@@ -414,34 +414,65 @@ impl Cluster {
 
     /// Redis came back after an outage. If the other nodes took this node for dead
     /// meanwhile, they reported `close` for its tunnels: close those sockets without a
-    /// second report (the phones reconnect). Tunnels connected after that stay.
+    /// second report (the phones reconnect). Then write the records of the sockets this
+    /// node still holds again (a Redis that restarted empty lost them).
     async fn after_outage(&self) {
         let mut conn = self.conn.clone();
+        let index = self.node_key(&self.node, "tunnels");
         let reaped: bool = match self.ok(conn.exists(self.node_key(&self.node, "reaped")).await) {
             Ok(r) => r,
             Err(_) => return,
         };
-        if !reaped {
-            return;
+        let mut targets = self.hub.targets();
+        if reaped {
+            let mut pipe = redis::pipe();
+            for t in &targets {
+                pipe.hexists(&index, &*t.tunnel_id);
+            }
+            pipe.del(self.node_key(&self.node, "reaped")).ignore();
+            let Ok(known) = self.ok(pipe.query_async::<Vec<bool>>(&mut conn).await) else {
+                return;
+            };
+            let (keep, stale): (Vec<_>, Vec<_>) =
+                targets.into_iter().zip(known).partition(|(_, k)| *k);
+            tracing::warn!(count = stale.len(), "this node was taken for dead during the Redis outage; closing the sockets already reported closed");
+            let mut full = 0;
+            self.hub.send_many(
+                stale.iter().map(|(t, _)| &*t.tunnel_id),
+                &Out::Drop,
+                &mut full,
+            );
+            targets = keep.into_iter().map(|(t, _)| t).collect();
         }
-        let ids = self.hub.ids();
-        let mut pipe = redis::pipe();
-        for id in &ids {
-            pipe.hexists(self.node_key(&self.node, "tunnels"), &**id);
+        for chunk in targets.chunks(1000) {
+            let mut pipe = redis::pipe();
+            for t in chunk {
+                let key = self.tunnel_key(&t.tunnel_id);
+                pipe.hset_multiple(
+                    &key,
+                    &[
+                        ("u", t.receive_url.as_str()),
+                        ("k", ""),
+                        ("n", self.node.as_str()),
+                    ],
+                )
+                .ignore()
+                .expire(&key, RECORD_TTL.as_secs() as i64)
+                .ignore()
+                .hset(&index, &*t.tunnel_id, &t.receive_url)
+                .ignore();
+            }
+            pipe.expire(&index, RECORD_TTL.as_secs() as i64).ignore();
+            if self.ok(pipe.query_async::<()>(&mut conn).await).is_err() {
+                return;
+            }
         }
-        pipe.del(self.node_key(&self.node, "reaped")).ignore();
-        let Ok(known) = self.ok(pipe.query_async::<Vec<bool>>(&mut conn).await) else {
-            return;
-        };
-        let stale: Vec<&str> = ids
-            .iter()
-            .zip(known)
-            .filter(|(_, k)| !k)
-            .map(|(id, _)| &**id)
-            .collect();
-        tracing::warn!(count = stale.len(), "this node was taken for dead during the Redis outage; closing the sockets already reported closed");
-        let mut full = 0;
-        self.hub.send_many(stale, &Out::Drop, &mut full);
+        if !targets.is_empty() {
+            tracing::info!(
+                tunnels = targets.len(),
+                "records of this node's sockets written again"
+            );
+        }
     }
 
     async fn reaper(self: Arc<Self>) {
@@ -465,21 +496,21 @@ impl Cluster {
     }
 
     /// Report `close` for every tunnel of dead `node` and forget them. `own`: this
-    /// process reuses the name of a dead one (no lock needed, no marker left).
+    /// process reuses the name of a dead one (no `reaped` marker left). One node reaps a
+    /// given node at a time (`reaping` lock), so each tunnel gets one `close`.
     async fn reap(&self, node: &str, own: bool) {
         let mut conn = self.conn.clone();
-        if !own {
-            let got: Result<Option<String>, _> = self.ok(redis::cmd("SET")
-                .arg(self.node_key(node, "reaping"))
-                .arg(&self.node)
-                .arg("NX")
-                .arg("EX")
-                .arg(60)
-                .query_async(&mut conn)
-                .await);
-            if !matches!(got, Ok(Some(_))) {
-                return;
-            }
+        let lock = self.node_key(node, "reaping");
+        let got: Result<Option<String>, _> = self.ok(redis::cmd("SET")
+            .arg(&lock)
+            .arg(&self.node)
+            .arg("NX")
+            .arg("EX")
+            .arg(60)
+            .query_async(&mut conn)
+            .await);
+        if !matches!(got, Ok(Some(_))) {
+            return;
         }
         let index = self.node_key(node, "tunnels");
         let Ok(tunnels) = self.ok(conn.hgetall::<_, HashMap<String, String>>(&index).await) else {
@@ -495,7 +526,7 @@ impl Cluster {
         for id in tunnels.keys() {
             pipe.del(self.tunnel_key(id)).ignore();
         }
-        pipe.del(&index).ignore();
+        pipe.del(&index).ignore().del(&lock).ignore();
         if !own {
             pipe.srem(self.nodes_key(), node)
                 .ignore()

@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::Notify;
 
+use crate::reports::Target;
+
 /// What a socket's task is asked to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Out {
@@ -78,22 +80,36 @@ impl Outbox {
     }
 }
 
+/// A socket of this node: its outbox, and where its reports go.
+struct Socket {
+    outbox: Arc<Outbox>,
+    target: Arc<Target>,
+}
+
 #[derive(Default)]
 pub struct Hub {
-    sockets: Mutex<HashMap<Arc<str>, Arc<Outbox>>>,
+    sockets: Mutex<HashMap<Arc<str>, Socket>>,
 }
 
 impl Hub {
-    pub fn insert(&self, id: Arc<str>, outbox: Arc<Outbox>) {
-        lock(&self.sockets).insert(id, outbox);
+    pub fn insert(&self, target: Arc<Target>, outbox: Arc<Outbox>) {
+        lock(&self.sockets).insert(target.tunnel_id.clone(), Socket { outbox, target });
     }
 
     /// Forget `id` if it is still `outbox` (a tunnel id connects once, but be exact).
     pub fn remove(&self, id: &str, outbox: &Arc<Outbox>) {
         let mut map = lock(&self.sockets);
-        if map.get(id).is_some_and(|o| Arc::ptr_eq(o, outbox)) {
+        if map.get(id).is_some_and(|s| Arc::ptr_eq(&s.outbox, outbox)) {
             map.remove(id);
         }
+    }
+
+    /// Every socket's tunnel (id and receiveUrl).
+    pub fn targets(&self) -> Vec<Arc<Target>> {
+        lock(&self.sockets)
+            .values()
+            .map(|s| s.target.clone())
+            .collect()
     }
 
     pub fn len(&self) -> usize {
@@ -120,8 +136,8 @@ impl Hub {
         let mut missing = Vec::new();
         for id in ids {
             match map.get(id) {
-                Some(outbox) => {
-                    if outbox.push(out.clone()) == Err(Refused::Full) {
+                Some(socket) => {
+                    if socket.outbox.push(out.clone()) == Err(Refused::Full) {
                         *full += 1;
                     }
                 }
@@ -134,8 +150,8 @@ impl Hub {
     /// Ask every socket to end with `out`.
     pub fn close_all(&self, out: Out) -> usize {
         let map = lock(&self.sockets);
-        for outbox in map.values() {
-            let _ = outbox.push(out.clone());
+        for socket in map.values() {
+            let _ = socket.outbox.push(out.clone());
         }
         map.len()
     }
@@ -155,7 +171,8 @@ mod tests {
     fn routes_and_bounds() {
         let hub = Hub::default();
         let a = Arc::new(Outbox::new(2));
-        hub.insert("a".into(), a.clone());
+        hub.insert(Target::new("a".into(), "http://b/t".into()), a.clone());
+        assert_eq!(hub.targets()[0].receive_url, "http://b/t");
         let mut full = 0;
         let f = Out::Frame(Utf8Bytes::from_static("message:1"));
         assert_eq!(hub.send_many(["a", "b"], &f, &mut full), vec!["b"]);

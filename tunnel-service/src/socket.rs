@@ -154,7 +154,7 @@ impl TokenBucket {
 async fn serve(app: Arc<App>, target: Arc<Target>, mut ws: WebSocket) {
     let id = target.tunnel_id.clone();
     let outbox = Arc::new(Outbox::new(app.cfg.outbox_limit));
-    app.hub.insert(id.clone(), outbox.clone());
+    app.hub.insert(target.clone(), outbox.clone());
     Metrics::inc(&app.metrics.connections_accepted);
     app.reporter.report(&target, ReportKind::Connect);
     tracing::debug!(tunnel = %id, "connected");
