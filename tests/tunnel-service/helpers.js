@@ -159,7 +159,6 @@ async function startReceiver(key, { tls = false } = {}) {
     ? { cert: fs.readFileSync(path.join(FIXTURES, 'receiver.pem')), key: fs.readFileSync(path.join(FIXTURES, 'receiver.key')) }
     : {};
   const rec = { reports: [], bad: 0, answer: () => 200 };
-  const hanging = new Set();
   const server = http.createServer(serverOptions, (req, res) => {
     let body = '';
     req.on('data', (d) => { body += d; });
@@ -171,19 +170,25 @@ async function startReceiver(key, { tls = false } = {}) {
       } catch (e) { /* counted below */ }
       if (!report) rec.bad += 1;
       const status = report ? rec.answer(report) : 400;
-      if (status === 'hang') { hanging.add(res); return; }
+      if (status === 'hang') return; // stop() destroys the socket
       if (report && status === 200) rec.reports.push(report);
       res.writeHead(status, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ code: status === 200 ? 0 : -1 }));
     });
   });
+  // Every TCP connection, TLS handshakes still going included (closeAllConnections only
+  // knows the ones that reached HTTP), so stop() never waits on a client's pool.
+  const sockets = new Set();
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   rec.url = `${tls ? 'https' : 'http'}://127.0.0.1:${server.address().port}/tunnel`;
   rec.of = (tunnelId) => rec.reports.filter((r) => r.tunnelId === tunnelId);
   rec.stop = () => new Promise((r) => {
-    for (const res of hanging) res.destroy();
     server.close(r);
-    server.closeAllConnections();
+    for (const socket of sockets) socket.destroy();
   });
   return rec;
 }

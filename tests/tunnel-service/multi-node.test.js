@@ -6,10 +6,13 @@
 // the kill, which are counted; the business server gets `close` for the dead node's
 // tunnels and `connect` for the phones that reconnected through the other node.
 
-const { describe, test, before, after } = require('node:test');
+const { describe, test: nodeTest, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 
 const h = require('./helpers');
+
+// A hang fails its test instead of stalling the layer.
+const test = (name, fn) => nodeTest(name, { timeout: 120000 }, fn);
 
 const HEARTBEAT = 2;
 const NODE_TTL = 2;

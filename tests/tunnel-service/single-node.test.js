@@ -3,10 +3,13 @@
 // packed wafer-wasm and the official wafer-client-sdk as clients in the simulator: connect,
 // chat, push, close, and a phone that vanishes (reported `close` by the heartbeat).
 
-const { describe, test, before, after } = require('node:test');
+const { describe, test: nodeTest, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 
 const h = require('./helpers');
+
+// A hang fails its test instead of stalling the layer.
+const test = (name, fn) => nodeTest(name, { timeout: 120000 }, fn);
 
 const HEARTBEAT = 1; // seconds: `timeout:1`, silence > 2 s ends a tunnel
 
