@@ -81,6 +81,11 @@ pub struct Cluster {
     reporter: Arc<Reporter>,
     metrics: Arc<Metrics>,
     healthy: AtomicBool,
+    /// Redis failed since the last time this node wrote its records again.
+    outage: AtomicBool,
+    /// Until then a record missing in Redis may be one another node has not written
+    /// again yet after an outage: pushes to it answer 9007 instead of `invalid`.
+    settling_until: Mutex<Option<tokio::time::Instant>>,
     last_error: Mutex<Option<String>>,
     stopping: AtomicBool,
 }
@@ -122,6 +127,8 @@ impl Cluster {
             reporter,
             metrics,
             healthy: AtomicBool::new(false),
+            outage: AtomicBool::new(false),
+            settling_until: Mutex::new(None),
             last_error: Mutex::new(Some("not connected yet".into())),
             stopping: AtomicBool::new(false),
         }))
@@ -171,6 +178,7 @@ impl Cluster {
             Err(e) => {
                 let msg = e.to_string();
                 Metrics::inc(&self.metrics.redis_errors);
+                self.outage.store(true, Ordering::Relaxed);
                 if self.healthy.swap(false, Ordering::Relaxed) {
                     tracing::error!(error = %msg, "Redis unreachable: serving the sockets of this node only");
                 }
@@ -259,24 +267,63 @@ impl Cluster {
                 _ => invalid.push((*id).to_owned()),
             }
         }
+        // After an outage a missing record may be one its node has not written again yet.
+        let mut unreached = if !invalid.is_empty() && self.settling() {
+            std::mem::take(&mut invalid).len()
+        } else {
+            0
+        };
         let frame = match out {
             Out::Frame(f) => Some(f.as_str()),
             _ => None,
         };
+        let mut problem = None;
         for (node, ids) in by_node {
-            let payload = serde_json::to_string(&RoutedOut { ids: &ids, frame })
-                .map_err(|e| RouteError(e.to_string()))?;
-            let receivers: i64 = self
-                .ok(conn.publish(self.channel(&node), payload).await)
-                .map_err(RouteError)?;
-            if receivers == 0 {
-                // Nobody listens on that node's channel: the node is gone.
-                invalid.extend(ids);
-            } else {
-                Metrics::add(&self.metrics.push_remote, ids.len() as u64);
+            let sent = async {
+                let payload = serde_json::to_string(&RoutedOut { ids: &ids, frame })
+                    .map_err(|e| e.to_string())?;
+                let receivers: i64 = self.ok(conn.publish(self.channel(&node), payload).await)?;
+                if receivers > 0 {
+                    return Ok(true);
+                }
+                // Nobody listens on that node's channel: gone if its liveness key is, else
+                // only its subscription is down for a moment (the tunnels are alive).
+                let alive: bool = self.ok(conn.exists(self.node_key(&node, "alive")).await)?;
+                if alive {
+                    Err(format!("node {node} is not listening for pushes right now"))
+                } else {
+                    Ok(false)
+                }
+            };
+            match sent.await {
+                Ok(true) => Metrics::add(&self.metrics.push_remote, ids.len() as u64),
+                Ok(false) => invalid.extend(ids),
+                Err(e) => {
+                    unreached += ids.len();
+                    problem = Some(e);
+                }
             }
         }
+        if unreached > 0 {
+            // Delivered to every socket that could be reached; the business server must
+            // not take the others for closed.
+            return Err(RouteError(problem.unwrap_or_else(|| {
+                "tunnels not found while the nodes write their records again after a Redis outage"
+                    .into()
+            }) + &format!(" ({unreached} tunnel(s) not reached)")));
+        }
         Ok(invalid)
+    }
+
+    /// Whether a record may be missing only because Redis lost it (see `settling_until`).
+    fn settling(&self) -> bool {
+        if self.outage.load(Ordering::Relaxed) {
+            return true;
+        }
+        self.settling_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|t| tokio::time::Instant::now() < t)
     }
 
     /// Start the background loops: the push subscriber, liveness, the reaper.
@@ -362,10 +409,14 @@ impl Cluster {
             if self.stopping.load(Ordering::Relaxed) {
                 break;
             }
-            let was_healthy = self.healthy.load(Ordering::Relaxed);
             self.refresh().await;
-            if !was_healthy && self.healthy.load(Ordering::Relaxed) {
+            if self.healthy.load(Ordering::Relaxed) && self.outage.swap(false, Ordering::Relaxed) {
                 tracing::info!("Redis reachable again");
+                *self
+                    .settling_until
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) =
+                    Some(tokio::time::Instant::now() + self.node_ttl * 3);
                 self.after_outage().await;
             }
             if tokio::time::Instant::now() >= records_due {
