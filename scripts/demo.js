@@ -427,6 +427,14 @@ async function main(argv) {
       return 1;
     }
   }
+  // The tunnel service is built before the run's timeout starts (minutes on a fresh clone).
+  try {
+    log('cargo build --profile service -p wafer-tunnel');
+    require('../stack/wafer-tunnel').buildWaferTunnel();
+  } catch (e) {
+    console.error(`demo: FAILED: ${e.message}`);
+    return 1;
+  }
 
   const state = {};
   let timer;

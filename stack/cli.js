@@ -54,6 +54,7 @@ async function main() {
   }
   const tunnelServer = args['tunnel-server'] || 'wafer-tunnel';
   if (!['wafer-tunnel', 'js'].includes(tunnelServer)) throw new Error(`--tunnel-server: wafer-tunnel or js, not ${tunnelServer}`);
+  if (tunnelServer === 'wafer-tunnel') process.stdout.write('Building wafer-tunnel if needed (cargo build --profile service -p wafer-tunnel)...\n');
   const stack = await startStack({
     host: args.host,
     publicHost: args['public-host'],
