@@ -15,7 +15,7 @@ const OWN_CRATE = 'wafer_wasm';
 /**
  * @param {{ pkgDir: string, log: (msg: string) => void, top?: number }} opts
  */
-function run(opts) {
+async function run(opts) {
   const shippedBytes = fs.readFileSync(path.join(opts.pkgDir, 'node', 'wafer_wasm_bg.wasm'));
   const shipped = parseWasm(shippedBytes);
   const sections = shipped.sections.map((s) => ({ name: s.kind === 'custom' ? `custom "${s.name}"` : s.kind, size: s.size }));
@@ -25,7 +25,7 @@ function run(opts) {
   let namedError = null;
   let build = null;
   try {
-    build = buildNamed(opts.log);
+    build = await buildNamed(opts.log);
     named = parseWasm(fs.readFileSync(build.file));
   } catch (e) {
     namedError = e.message;

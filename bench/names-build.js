@@ -1,12 +1,14 @@
 'use strict';
 /**
  * A names-preserving copy of the shipped wasm, for the size breakdown. Same pipeline as
- * scripts/build.js (cargo release build for wasm32-unknown-unknown, wasm-bindgen, wasm-opt
- * -Oz with the same feature flags), except that the symbol names are kept:
+ * scripts/build.js (cargo release build for wasm32-unknown-unknown, wasm-bindgen, the global
+ * exports removed, wasm-opt with the same WebAssembly 1.0 lowering and -Oz), except that the
+ * symbol names are kept:
  *
  *   CARGO_PROFILE_RELEASE_STRIP=false, CARGO_TARGET_DIR=target/bench-names
  *   wasm-bindgen --keep-debug --target bundler
- *   wasm-opt --strip-dwarf -Oz --debuginfo <features>
+ *   dropGlobalExports (binaryen.js, keeping the name section)
+ *   wasm-opt --strip-dwarf <build.js's WASM_OPT_ARGS> --debuginfo
  *
  * `--strip-dwarf` matters: the unstripped build carries DWARF from the standard library,
  * and binaryen leaves out the optimisations it cannot keep DWARF correct through, which
@@ -29,8 +31,8 @@ const BINDGEN_DIR = path.join(TARGET_DIR, 'bindgen');
 const BINDGEN_WASM = path.join(BINDGEN_DIR, 'wafer_wasm_bg.wasm');
 const OUT = path.join(TARGET_DIR, 'wafer_wasm_named.wasm');
 
-// The same wasm-opt feature flags as the shipped build.
-const { wasmFeatureFlags } = require('../scripts/build.js');
+// The same global-export removal and wasm-opt arguments as the shipped build.
+const { dropGlobalExports, WASM_OPT_ARGS } = require('../scripts/build.js');
 
 function run(cmd, args, env) {
   const res = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', env: Object.assign({}, process.env, env || {}) });
@@ -44,9 +46,9 @@ function run(cmd, args, env) {
 
 /**
  * @param {(msg: string) => void} log
- * @returns {{ file: string, seconds: number, notes: string[] }}
+ * @returns {Promise<{ file: string, seconds: number, notes: string[] }>}
  */
-function buildNamed(log) {
+async function buildNamed(log) {
   const t0 = Date.now();
   const notes = [];
   const { withCargoPath, lockedWasmBindgenVersion } = require('../scripts/setup.js');
@@ -61,17 +63,22 @@ function buildNamed(log) {
     CARGO_PROFILE_RELEASE_STRIP: 'false',
     CARGO_TARGET_DIR: TARGET_DIR,
   });
-  const fresh = fs.existsSync(OUT) && fs.statSync(OUT).mtimeMs >= Math.max(fs.statSync(CARGO_WASM).mtimeMs, fs.statSync(__filename).mtimeMs);
+  const inputs = [CARGO_WASM, __filename, require.resolve('../scripts/build.js')];
+  const fresh = fs.existsSync(OUT) && fs.statSync(OUT).mtimeMs >= Math.max(...inputs.map((f) => fs.statSync(f).mtimeMs));
   if (fresh) {
     notes.push('names build up to date (cached)');
   } else {
-    log('names build: wasm-bindgen --keep-debug, wasm-opt --strip-dwarf -Oz --debuginfo');
+    log('names build: wasm-bindgen --keep-debug, global exports removed, wasm-opt --strip-dwarf <lowering> -Oz --debuginfo');
     fs.rmSync(BINDGEN_DIR, { recursive: true, force: true });
     run('wasm-bindgen', ['--keep-debug', '--target', 'bundler', '--out-dir', BINDGEN_DIR, '--out-name', 'wafer_wasm', CARGO_WASM]);
     const wasmOpt = path.join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'wasm-opt.cmd' : 'wasm-opt');
     if (!fs.existsSync(wasmOpt)) throw new Error('node_modules/.bin/wasm-opt not found (npm package binaryen; run `npm run setup`)');
+    const glue = fs.readFileSync(path.join(BINDGEN_DIR, 'wafer_wasm_bg.js'), 'utf8');
+    const { wasm } = await dropGlobalExports(fs.readFileSync(BINDGEN_WASM), glue, { keepNames: true });
+    const input = `${OUT}.in`;
     const tmp = `${OUT}.tmp`;
-    run(wasmOpt, ['--strip-dwarf', '-Oz', '--debuginfo', ...wasmFeatureFlags(), BINDGEN_WASM, '-o', tmp]);
+    fs.writeFileSync(input, wasm);
+    run(wasmOpt, ['--strip-dwarf', ...WASM_OPT_ARGS, '--debuginfo', input, '-o', tmp]);
     fs.renameSync(tmp, OUT);
   }
   return { file: OUT, seconds: (Date.now() - t0) / 1000, notes };

@@ -1,14 +1,13 @@
 'use strict';
 /**
- * The public API (docs/DESIGN.md §5): the names of both official clients, callbacks or
- * promises, and a `Tunnel` class. Every rule lives in the wasm runtime; this file only
- * waits for the wasm to be ready, maps promises onto callbacks and wraps handles.
+ * The public API (README "API tour", index.d.ts): the names of both official clients,
+ * callbacks or promises, and a `Tunnel` class. Every rule lives in the wasm runtime; this
+ * file only waits for the wasm to be ready, maps promises onto callbacks and wraps handles.
+ * The stored session is read and written by ./session.js (for the wasm too).
  */
 
 const { LoginError, RequestError, ERRORS, TUNNEL, createError } = require('./errors');
-
-/** The storage key of both official clients (read directly only before the wasm is ready). */
-const SESSION_KEY = 'weapp_session_F2C224D4-2BCE-4C64-AF9F-A6D872000D1A';
+const { createSessionStore, headersOf } = require('./session');
 
 function noop() {}
 
@@ -69,10 +68,21 @@ function createSdk(env) {
   let loading = null;
   /** Work asked for before the wasm was ready, run in order once it is. */
   const pending = [];
+  /** Rejecters of settings waiting in `pending`, told when the wasm fails to load. */
+  const waiting = [];
+
+  const store = createSessionStore(platform, (error) => {
+    // Storage refused a write: the value lives in memory for this run (session.js).
+    platform.reportError('storage', error);
+    whenReady((c) => c.logStorageFailure());
+  });
+  platform.readSession = store.read;
+  platform.writeSession = store.write;
 
   function boot(glue) {
     if (client) return client;
     client = new glue.Client(platform);
+    waiting.length = 0;
     for (const op of pending.splice(0)) {
       try {
         op(client);
@@ -89,7 +99,9 @@ function createSdk(env) {
     return load.then(boot, (cause) => {
       loading = null; // a later init() may try again, e.g. with another wasmPath
       const message = 'wafer-wasm 加载失败：' + ((cause && cause.message) || String(cause));
-      throw new RequestError(ERRORS.ERR_INIT_FAILED, message, cause);
+      const error = new RequestError(ERRORS.ERR_INIT_FAILED, message, cause);
+      for (const reject of waiting.splice(0)) reject(error);
+      throw error;
     });
   }
 
@@ -119,6 +131,36 @@ function createSdk(env) {
     if (c) return op(c);
     pending.push(op);
     return undefined;
+  }
+
+  /**
+   * A setting (`configure`, `setLoginUrl`): applied now if ready, else once ready, in
+   * order and before any call made after it. The promise settles when it was applied:
+   * rejected with the core's typed error when a value is bad (nothing changed), or with
+   * ERR_INIT_FAILED when the wasm could not load (the setting still waits for a later
+   * init()). Its errors thus reach the caller whenever the wasm loads.
+   */
+  function applySetting(op) {
+    const c = current();
+    if (c) {
+      try {
+        op(c);
+        return Promise.resolve();
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    return new Promise((resolve, reject) => {
+      waiting.push(reject);
+      pending.push((ready) => {
+        try {
+          op(ready);
+          resolve();
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
   }
 
   function invoke(fn, arg) {
@@ -162,6 +204,11 @@ function createSdk(env) {
     }
   }
 
+  /** `Session.get()`: the stored value as is, or null (as both official clients answer). */
+  function storedSession() {
+    return store.read() || null;
+  }
+
   /** Retag an init failure with the caller's error class. */
   function asLoginError(e) {
     if (e instanceof RequestError && e.type === ERRORS.ERR_INIT_FAILED) {
@@ -178,21 +225,27 @@ function createSdk(env) {
       return loading.then(noop);
     },
 
+    /** Resolves once applied; rejects with RequestError ERR_INVALID_PARAMS for a bad value. */
     configure(options) {
-      requireObject(options, 'configure ');
-      whenReady((c) => c.configure(options));
+      return applySetting((c) => c.configure(options));
     },
 
+    /** Resolves once applied; rejects with LoginError ERR_INVALID_PARAMS for a bad URL. */
     setLoginUrl(url) {
-      whenReady((c) => c.setLoginUrl(url));
+      return applySetting((c) => c.setLoginUrl(url));
     },
 
     login(options) {
-      return settle(ready().then((c) => c.login(options, false), asLoginError), options);
+      return settle(ready().then((c) => c.login(options), asLoginError), options);
     },
 
     loginWithCode(options) {
-      return settle(ready().then((c) => c.login(options, true), asLoginError), options);
+      return settle(ready().then((c) => c.loginWithCode(options), asLoginError), options);
+    },
+
+    /** Log in with `loginParams: { code, encryptedData, iv }` the page got itself. */
+    requestLogin(options) {
+      return settle(ready().then((c) => c.requestLogin(options), asLoginError), options);
     },
 
     request(options) {
@@ -205,32 +258,21 @@ function createSdk(env) {
       return settle(ready().then((c) => c.uploadFile(options)), options);
     },
 
+    // Storage only, before and after the wasm is ready.
     Session: {
-      get() {
-        const c = current();
-        if (c) return c.getSession();
-        try {
-          return platform.getStorage(SESSION_KEY) || null;
-        } catch (e) {
-          return null;
-        }
-      },
+      get: storedSession,
       set(session) {
-        const c = current();
-        if (c) c.setSession(session);
-        else platform.setStorage(SESSION_KEY, session);
+        store.write(session);
       },
       clear() {
-        const c = current();
-        if (c) c.clearSession();
-        else platform.removeStorage(SESSION_KEY);
+        store.write(null);
       },
     },
 
     /** `{ 'X-WX-Id', 'X-WX-Skey' }` (Wafer 1), `{ 'X-WX-Skey' }` (Wafer 2) or `{}`. */
     buildSessionHeader() {
       const c = current();
-      return c ? c.buildSessionHeader() : {};
+      return c ? c.buildSessionHeader() : headersOf(storedSession());
     },
 
     LoginError,
@@ -386,6 +428,9 @@ function createSdk(env) {
   api.Tunnel = Tunnel;
 
   Object.assign(api, ERRORS);
+  // `import wafer from 'wafer-wasm'` compiled by TypeScript without esModuleInterop reads
+  // `.default`; not enumerable, so the list of names stays that of the official clients.
+  Object.defineProperty(api, 'default', { value: api });
   return api;
 }
 

@@ -62,6 +62,24 @@ export interface LoginOptions extends Callbacks<UserInfo> {
   /** HTTP method of the login request (default `GET`). */
   method?: string;
   data?: any;
+  /** Passed to `wx.getUserInfo` (`'en'`, `'zh_CN'`, `'zh_TW'`). */
+  lang?: string;
+}
+
+/** What a `<button open-type="getUserInfo">` handler got: `wx.login`'s code and `e.detail`. */
+export interface LoginParams {
+  code: string;
+  encryptedData?: string;
+  iv?: string;
+  /** Stored as the profile of a Wafer 1 session. */
+  userInfo?: UserInfo;
+}
+
+export interface RequestLoginOptions extends Callbacks<UserInfo> {
+  loginParams: LoginParams;
+  loginUrl?: string;
+  method?: string;
+  data?: any;
 }
 
 export interface RequestOptions<T = any> extends Callbacks<RequestResult<T>> {
@@ -131,14 +149,23 @@ export interface InitOptions {
 
 /** Load the wasm now; optional, every call loads it on first use. */
 export function init(options?: InitOptions): Promise<void>;
-/** Throws RequestError(ERR_INVALID_PARAMS) for a bad value (once the wasm is ready). */
-export function configure(options: ConfigureOptions): void;
-export function setLoginUrl(url: string): void;
+/**
+ * Applied at once when the wasm is ready, else as soon as it is (before any call made
+ * later). Never throws: the promise resolves once applied, or rejects with
+ * RequestError(ERR_INVALID_PARAMS) for a bad value (nothing changes) or
+ * RequestError(ERR_INIT_FAILED) when the wasm cannot load.
+ */
+export function configure(options: ConfigureOptions): Promise<void>;
+/** Like `configure({ loginUrl })`, but rejects with LoginError(ERR_INVALID_PARAMS) unless `url` is a non-empty string. */
+export function setLoginUrl(url: string): Promise<void>;
 
 export function login(options: LoginOptions & ({ success: Function } | { fail: Function })): void;
 export function login(options?: LoginOptions): Promise<UserInfo>;
 export function loginWithCode(options: LoginOptions & ({ success: Function } | { fail: Function })): void;
 export function loginWithCode(options?: LoginOptions): Promise<UserInfo>;
+/** Log in with credentials the page got itself (wafer2-client-sdk README); resolves with the user info. */
+export function requestLogin(options: RequestLoginOptions & ({ success: Function } | { fail: Function })): void;
+export function requestLogin(options: RequestLoginOptions): Promise<UserInfo>;
 
 /** Throws RequestError(ERR_INVALID_PARAMS) when `options` is not an object. */
 export function request<T = any>(options: RequestOptions<T> & ({ success: Function } | { fail: Function })): void;
@@ -147,21 +174,32 @@ export function uploadFile(options: UploadFileOptions & ({ success: Function } |
 export function uploadFile(options: UploadFileOptions): Promise<UploadResult>;
 
 export function clearSession(): void;
+/** The stored session, read from storage on every call (synchronous, also before the wasm is ready). */
 export const Session: {
   /** The stored session as the official clients store it, or null. */
   get(): any;
   set(session: any): void;
   clear(): void;
 };
-/** `{ 'X-WX-Id', 'X-WX-Skey' }` (Wafer 1), `{ 'X-WX-Skey' }` (Wafer 2), or `{}` (also before the wasm is ready). */
+/**
+ * `{ 'X-WX-Id', 'X-WX-Skey' }` (Wafer 1), `{ 'X-WX-Skey' }` (Wafer 2), or `{}`: from storage,
+ * synchronously, also before the wasm is ready (then by the stored session's shape).
+ */
 export function buildSessionHeader(): Record<string, string>;
 
 export type TunnelStatus = 'CLOSED' | 'CONNECTING' | 'ACTIVE' | 'RECONNECTING';
 
 export interface TunnelError {
+  /** `Tunnel.ERR_CONNECT_SERVICE` 1001, `ERR_SOCKET_ERROR` 3001, `ERR_RECONNECT` 2001, or ours from 4001. */
   code: number;
   message: string;
-  detail: string | null;
+  /**
+   * What the failure came with, as in wafer-client-sdk 0.8: the platform's own result
+   * (`{ errMsg }` of a failed request or socket, `{ code, reason }` of a closed socket), the
+   * handshake's `wx.request` result when it held no socket URL, or the SDK's LoginError /
+   * RequestError when the handshake's login or session failed; null when there is none.
+   */
+  detail: unknown;
 }
 
 export class Tunnel {
@@ -190,6 +228,7 @@ export class Tunnel {
   static STATUS_ACTIVE: 'ACTIVE';
   static STATUS_RECONNECTING: 'RECONNECTING';
   static ERR_CONNECT_SERVICE: 1001;
+  /** Defined by wafer-client-sdk 0.8 but never emitted (nor by this package). */
   static ERR_CONNECT_SOCKET: 1002;
   static ERR_RECONNECT: 2001;
   static ERR_SOCKET_ERROR: 3001;
@@ -213,3 +252,7 @@ export const ERR_CHECK_LOGIN_FAILED: 'ERR_CHECK_LOGIN_FAILED';
 export const ERR_REQUEST_FAILED: 'ERR_REQUEST_FAILED';
 export const ERR_REQUEST_TIMEOUT: 'ERR_REQUEST_TIMEOUT';
 export const ERR_INIT_FAILED: 'ERR_INIT_FAILED';
+
+/** Every export above as one object: `import wafer from 'wafer-wasm'`. */
+declare const wafer: typeof import('./index.js');
+export default wafer;

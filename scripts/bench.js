@@ -39,7 +39,7 @@ const PKG_OUTPUTS = [
   'node/index.js',
   'node/wafer_wasm_bg.wasm',
 ];
-const PKG_INPUTS = ['src', 'js-shim', 'Cargo.toml', 'Cargo.lock', 'build.rs', 'scripts/build.js'];
+const PKG_INPUTS = ['src', 'js-shim', 'Cargo.toml', 'Cargo.lock', '.cargo', 'build.rs', 'scripts/build.js'];
 
 function log(msg) {
   console.log(`bench: ${msg}`);
@@ -184,7 +184,7 @@ async function main() {
   let breakdown = null;
   if (opts.breakdown) {
     log('wasm breakdown (names-preserving build)');
-    breakdown = require('../bench/breakdown.js').run({ pkgDir, log, top: 20 });
+    breakdown = await require('../bench/breakdown.js').run({ pkgDir, log, top: 20 });
   }
   const measureSeconds = (Date.now() - measureStart) / 1000;
 

@@ -5,14 +5,21 @@
  * The pipeline is described in docs/ARCHITECTURE.md ("Build pipeline").
  *
  *   1. wasm-pack build --target bundler → target/wasm-pack/{wafer_wasm_bg.js,wafer_wasm_bg.wasm}
+ *      (WebAssembly 1.0 compile and link flags from .cargo/config.toml, so wasm-bindgen
+ *      emits its classic heap glue, no externref)
  *   2. esbuild: glue → CommonJS (target/glue/wafer_wasm_bg.js); TextEncoder/TextDecoder
  *      injected from js-shim/utf8.js (esbuild `inject`, no text patching). Checked: no free
  *      TextEncoder/TextDecoder reference is left.
- *   3. wasm-opt -Oz (npm binaryen) → pkg/miniprogram_dist/wafer_wasm_bg.wasm (+ .br); the
- *      result is instantiated once against the glue as a smoke test.
- *   4. esbuild bundles js-shim/entry/miniprogram.js → pkg/miniprogram_dist/index.js and
- *      js-shim/entry/node.js → pkg/node/index.js (module id `wafer-wasm-glue` = the glue).
- *   5. pkg/package.json, index.d.ts, README.md, LICENSE.
+ *   3. binaryen.js removes the global exports, then wasm-opt (npm binaryen) lowers what the
+ *      standard library brings beyond WebAssembly 1.0 and runs -Oz →
+ *      pkg/node/wafer_wasm_bg.wasm + pkg/miniprogram_dist/wafer_wasm_bg.wasm.br; the result is
+ *      instantiated once against the glue as a smoke test.
+ *   4. esbuild bundles js-shim/entry/miniprogram.js → pkg/miniprogram_dist/index.js (DevTools
+ *      "build npm") and pkg/bundler/index.js (webpack / Vite: same code, wasm looked for at
+ *      /wafer-wasm/), js-shim/entry/node.js → pkg/node/index.js (module id `wafer-wasm-glue` =
+ *      the glue); ES module wrappers bundler/index.mjs and node/index.mjs; the bundler
+ *      plugins js-shim/plugins/{taro,vite,webpack}.js → pkg/{taro,vite,webpack}.js.
+ *   5. pkg/package.json (entry points: docs/ARCHITECTURE.md), typings, README.md, LICENSE.
  *   6. size report.
  *
  * Options (flag or environment variable):
@@ -50,8 +57,20 @@ const ENTRIES = {
   node: 'js-shim/entry/node.js',
 };
 const TYPES_FILE = 'js-shim/index.d.ts';
+// Where the wasm is in the code package: DevTools "build npm" copies miniprogram_dist/ to
+// miniprogram_npm/wafer-wasm/; the bundler plugins emit it to wafer-wasm/ of the output.
+const MP_WASM_DIR = '/miniprogram_npm/wafer-wasm/';
+const BUNDLER_WASM_DIR = '/wafer-wasm/';
+// What puts the wasm at that default path: part of the error when it is not there.
+const WASM_SETUP = {
+  [MP_WASM_DIR]: '在开发者工具中执行「构建 npm」；其他位置请用 init({ wasmPath })',
+  [BUNDLER_WASM_DIR]: '在构建配置中加入 wafer-wasm/taro、wafer-wasm/vite 或 wafer-wasm/webpack 插件；其他位置请用 init({ wasmPath })',
+};
+// Bundler plugins (Node, CommonJS), each beside its typings: pkg/<name>.js and <name>.d.ts.
+const PLUGINS = ['taro', 'vite', 'webpack'];
+const PLUGIN_DIR = 'js-shim/plugins';
 
-// Globals a mini-program does not have (docs/DESIGN.md §3). The glue must not use the first
+// Globals a mini-program does not have (tests/sim/README.md, "What the sandbox has"). The glue must not use the first
 // group at all; references to the second group in the bundles are reported as warnings.
 const FORBIDDEN_IN_GLUE = ['TextEncoder', 'TextDecoder'];
 const MISSING_IN_MINIPROGRAM = [
@@ -59,11 +78,16 @@ const MISSING_IN_MINIPROGRAM = [
   'FinalizationRegistry', 'WeakRef', 'eval', 'Function', 'window', 'self', 'document', 'global',
 ];
 
-// wasm-opt needs the wasm features rustc enables for the target (the target_features section
-// is stripped by `strip = true`, so they cannot be detected from the module). Read them from
-// `rustc --print cfg`; this list is the fallback (Rust 1.95 defaults for wasm32-unknown-unknown).
-const DEFAULT_WASM_FEATURES = ['bulk-memory', 'multivalue', 'mutable-globals', 'nontrapping-fptoint', 'reference-types', 'sign-ext'];
-const BINARYEN_FEATURE_NAMES = { 'nontrapping-fptoint': 'nontrapping-float-to-int' };
+// The shipped wasm is WebAssembly 1.0 + mutable globals (.cargo/config.toml compiles this
+// crate for the MVP). The precompiled standard library still uses bulk memory (memory.copy /
+// memory.fill), sign extension and saturating float-to-int: wasm-opt reads them (--enable-*)
+// and lowers them (the passes, which also turn the features off again) before -Oz, so the
+// optimizer cannot bring any back. tests/wasm-level validates the result with wabt.
+const WASM_OPT_ARGS = [
+  '--enable-mutable-globals', '--enable-bulk-memory', '--enable-bulk-memory-opt', '--enable-sign-ext', '--enable-nontrapping-float-to-int',
+  '--llvm-memory-copy-fill-lowering', '--signext-lowering', '--llvm-nontrapping-fptoint-lowering',
+  '-Oz',
+];
 
 function parseOptions(argv, env) {
   const flag = (name) => argv.includes(name);
@@ -112,14 +136,37 @@ function cargoPackage() {
   return out;
 }
 
-function wasmFeatureFlags() {
-  let features = DEFAULT_WASM_FEATURES;
-  const res = spawnSync('rustc', ['--print', 'cfg', '--target', 'wasm32-unknown-unknown'], { encoding: 'utf8', env: process.env });
-  if (res.status === 0) {
-    const found = [...res.stdout.matchAll(/^target_feature="([^"]+)"$/gm)].map((m) => m[1]);
-    if (found.length > 0) features = found;
+/**
+ * Removes every global export (binaryen.js): WXWebAssembly on iOS takes no exported Global
+ * ("iOS 平台暂不支持 Global"). wasm-bindgen 0.2.130 exports `__abort_handler` and
+ * `__instance_terminated` for its abort detection, which the glue of a `panic = "abort"`
+ * build never reads; a global export the glue does name stops the build. The globals
+ * themselves stay for wasm-opt to drop once nothing uses them.
+ * @param {Uint8Array} wasm  wasm-bindgen's output
+ * @param {string} glue      the glue code that will be shipped with it
+ * @param {{ keepNames?: boolean }} [options]  keep the `name` section (bench's names build)
+ */
+async function dropGlobalExports(wasm, glue, { keepNames = false } = {}) {
+  const { default: binaryen } = await import('binaryen');
+  const mod = binaryen.readBinary(wasm);
+  try {
+    const removed = [];
+    for (let i = 0; i < mod.getNumExports(); i++) {
+      const info = binaryen.getExportInfo(mod.getExportByIndex(i));
+      if (info.kind === binaryen.ExternalGlobal) removed.push(info.name);
+    }
+    const used = removed.filter((name) => glue.includes(name));
+    if (used.length) throw new Error(`the glue uses the exported global(s) ${used.join(', ')}, which WXWebAssembly cannot export on iOS`);
+    for (const name of removed) mod.removeExport(name);
+    binaryen.setDebugInfo(keepNames);
+    try {
+      return { wasm: mod.emitBinary(), removed };
+    } finally {
+      binaryen.setDebugInfo(false);
+    }
+  } finally {
+    mod.dispose();
   }
-  return features.map((f) => `--enable-${BINARYEN_FEATURE_NAMES[f] || f}`);
 }
 
 function binaryenBin(name) {
@@ -155,15 +202,21 @@ async function build(options) {
   const outDir = path.resolve(ROOT, opts.outDir);
   const mpDir = path.join(outDir, 'miniprogram_dist');
   const nodeDir = path.join(outDir, 'node');
+  const bundlerDir = path.join(outDir, 'bundler');
   const glueOut = r(GLUE_DIR, GLUE_FILE);
 
-  for (const file of [...Object.values(ENTRIES), TYPES_FILE, UTF8_FILE, INJECT_FILE]) need(file, 'part of js-shim/');
+  const pluginFiles = PLUGINS.flatMap((p) => [`${PLUGIN_DIR}/${p}.js`, `${PLUGIN_DIR}/${p}.d.ts`]);
+  for (const file of [...Object.values(ENTRIES), TYPES_FILE, UTF8_FILE, INJECT_FILE, ...pluginFiles]) need(file, 'part of js-shim/');
 
   // 1. wasm-pack ------------------------------------------------------------------------
   if (opts.skipWasmPack) {
     need(path.join(WASM_PACK_DIR, WASM_FILE), 'no previous wasm-pack output; build without --skip-wasm-pack');
     log('1/6 wasm-pack skipped, reusing target/wasm-pack');
   } else {
+    const overriding = ['RUSTFLAGS', 'CARGO_ENCODED_RUSTFLAGS'].filter((v) => process.env[v]);
+    if (overriding.length) {
+      throw new Error(`${overriding.join(' and ')} set: cargo would ignore the WebAssembly 1.0 flags of .cargo/config.toml (unset it)`);
+    }
     await timed(`1/6 wasm-pack build (${opts.profile})`, () => {
       fs.rmSync(r(WASM_PACK_DIR), { recursive: true, force: true });
       exec('wasm-pack', [
@@ -217,22 +270,26 @@ async function build(options) {
   fs.rmSync(outDir, { recursive: true, force: true });
   fs.mkdirSync(mpDir, { recursive: true });
   fs.mkdirSync(nodeDir, { recursive: true });
+  fs.mkdirSync(bundlerDir, { recursive: true });
   const wasmOut = path.join(nodeDir, WASM_FILE);
-  let featureFlags = [];
   let wasmSizes = '';
-  await timed(opts.wasmOpt ? '3/6 wasm-opt -Oz + brotli' : '3/6 wasm-opt SKIPPED (WAFER_NO_WASM_OPT) + brotli', () => {
+  let dropped = '';
+  await timed(opts.wasmOpt ? '3/6 drop global exports, wasm-opt (WebAssembly 1.0) + brotli' : '3/6 wasm-opt SKIPPED (WAFER_NO_WASM_OPT) + brotli', async () => {
     if (opts.wasmOpt) {
-      featureFlags = wasmFeatureFlags();
-      exec(binaryenBin('wasm-opt'), ['-Oz', ...featureFlags, r(WASM_PACK_DIR, WASM_FILE), '-o', wasmOut]);
+      const { wasm, removed } = await dropGlobalExports(rawWasm, fs.readFileSync(glueOut, 'utf8'));
+      const optInput = r(WASM_PACK_DIR, `${OUT_NAME}_bg.no-global-exports.wasm`);
+      fs.writeFileSync(optInput, wasm);
+      exec(binaryenBin('wasm-opt'), [...WASM_OPT_ARGS, optInput, '-o', wasmOut]);
+      dropped = `; global exports removed: ${removed.join(', ') || 'none'}`;
     } else {
       fs.copyFileSync(r(WASM_PACK_DIR, WASM_FILE), wasmOut);
     }
     const wasm = fs.readFileSync(wasmOut);
-    wasmSizes = `${rawWasm.length} B → ${wasm.length} B`;
+    wasmSizes = `${rawWasm.length} B → ${wasm.length} B${dropped}`;
     fs.writeFileSync(path.join(mpDir, MP_WASM_FILE), brotli(wasm));
-    smokeTest(wasm, importModule, glueOut);
+    smokeTest(wasm, importModule, glueOut, { noGlobalExports: opts.wasmOpt });
   });
-  log(`    wasm: ${wasmSizes}${featureFlags.length ? `; wasm-opt features: ${featureFlags.join(' ')}` : ''}`);
+  log(`    wasm: ${wasmSizes}`);
 
   // 4. bundles ----------------------------------------------------------------------------
   const lacking = await timed('4/6 esbuild bundles', async () => {
@@ -244,21 +301,25 @@ async function build(options) {
       logLevel: 'warning',
       legalComments: 'inline',
     };
-    const define = (wasmFile) => ({
+    const define = (wasmFile, wasmDir) => ({
       WAFER_WASM_FILE: JSON.stringify(wasmFile),
+      WAFER_WASM_DIR: JSON.stringify(wasmDir || ''),
+      WAFER_WASM_SETUP: JSON.stringify(WASM_SETUP[wasmDir] || ''),
       WAFER_WASM_IMPORT_MODULE: JSON.stringify(importModule),
     });
-    await esbuild.build(Object.assign({}, common, {
-      entryPoints: [ENTRIES.miniprogram],
-      outfile: path.join(mpDir, 'index.js'),
-      // Every byte counts against the mini-program's 2 MB package.
-      minify: opts.minify,
-      define: define(MP_WASM_FILE),
-      platform: 'neutral',
-      mainFields: ['main'],
-      target: 'es2017',
-      plugins: [noNodeBuiltins],
-    }));
+    for (const [dir, wasmDir] of [[mpDir, MP_WASM_DIR], [bundlerDir, BUNDLER_WASM_DIR]]) {
+      await esbuild.build(Object.assign({}, common, {
+        entryPoints: [ENTRIES.miniprogram],
+        outfile: path.join(dir, 'index.js'),
+        // Every byte counts against the mini-program's 2 MB package.
+        minify: opts.minify,
+        define: define(MP_WASM_FILE, wasmDir),
+        platform: 'neutral',
+        mainFields: ['main'],
+        target: 'es2017',
+        plugins: [noNodeBuiltins],
+      }));
+    }
     await esbuild.build(Object.assign({}, common, {
       entryPoints: [ENTRIES.node],
       outfile: path.join(nodeDir, 'index.js'),
@@ -268,6 +329,21 @@ async function build(options) {
       // Optional WebSocket implementation for Node < 22; resolved at run time if installed.
       external: ['ws'],
     }));
+    // ES module faces of the two CommonJS builds: the same module instance, with static
+    // named exports (what `import { login } from 'wafer-wasm'` needs under Node and Rollup).
+    const names = exportNames();
+    for (const dir of [bundlerDir, nodeDir]) fs.writeFileSync(path.join(dir, 'index.mjs'), esmWrapper(names));
+    await esbuild.build({
+      absWorkingDir: ROOT,
+      entryPoints: PLUGINS.map((p) => ({ in: `${PLUGIN_DIR}/${p}.js`, out: p })),
+      outdir: outDir,
+      bundle: true,
+      format: 'cjs',
+      platform: 'node',
+      target: 'node16',
+      define: { WAFER_WASM_FILE: JSON.stringify(MP_WASM_FILE), WAFER_WASM_BUNDLER_DIR: JSON.stringify(BUNDLER_WASM_DIR) },
+      logLevel: 'warning',
+    });
     return freeGlobals(esbuild, fs.readFileSync(path.join(mpDir, 'index.js'), 'utf8'), MISSING_IN_MINIPROGRAM);
   });
   if (lacking.length) {
@@ -278,6 +354,7 @@ async function build(options) {
   await timed('5/6 package.json, typings, README, LICENSE', () => {
     const cargo = cargoPackage();
     fs.copyFileSync(r(TYPES_FILE), path.join(outDir, 'index.d.ts'));
+    for (const p of PLUGINS) fs.copyFileSync(r(PLUGIN_DIR, `${p}.d.ts`), path.join(outDir, `${p}.d.ts`));
     if (fs.existsSync(r('README.md'))) fs.copyFileSync(r('README.md'), path.join(outDir, 'README.md'));
     else fs.writeFileSync(path.join(outDir, 'README.md'), `# wafer-wasm\n\n${cargo.description || ''}\n`);
     const license = ['LICENSE', 'LICENSE.md', 'LICENSE-MIT'].find((f) => fs.existsSync(r(f)));
@@ -288,10 +365,15 @@ async function build(options) {
       version: cargo.version,
       description: cargo.description || 'WeChat mini-program client for Wafer sessions and tunnels',
       license: 'MIT',
+      // DevTools "build npm" reads `miniprogram`; bundlers read `exports` (then `browser`,
+      // `module`); Node reads `exports` (then `main`); TypeScript reads `types`.
       main: 'node/index.js',
+      browser: 'bundler/index.js',
+      module: 'bundler/index.mjs',
       types: 'index.d.ts',
       miniprogram: 'miniprogram_dist',
-      files: ['miniprogram_dist/', 'node/', 'index.d.ts', 'README.md', 'LICENSE'],
+      exports: packageExports(),
+      files: ['miniprogram_dist/', 'node/', 'bundler/', ...PLUGINS.flatMap((p) => [`${p}.js`, `${p}.d.ts`]), 'index.d.ts', 'README.md', 'LICENSE'],
       keywords: ['wechat', 'weixin', 'miniprogram', 'mini-program', 'weapp', 'wafer', 'session', 'tunnel', 'websocket', 'wasm', 'webassembly'],
       engines: { node: '>=16' },
     };
@@ -313,7 +395,7 @@ async function build(options) {
     log(`    ${'total'.padEnd(40)} ${kb(total).padStart(10)}`);
   }
   log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s → ${path.relative(ROOT, outDir) || '.'}/`);
-  return { outDir, files, importModule, featureFlags };
+  return { outDir, files, importModule };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -340,6 +422,35 @@ function listFiles(dir) {
   return out;
 }
 
+/**
+ * The `exports` map. Conditions are tried in order: types first; a bundler building for
+ * the browser platform (webpack 5, Vite: Taro, uni-app) gets the mini-program build before
+ * `node` can match; Node gets the Node build; anything else the mini-program build.
+ */
+function packageExports() {
+  const both = (dir) => ({ import: `./${dir}/index.mjs`, default: `./${dir}/index.js` });
+  const out = {
+    '.': { types: './index.d.ts', browser: both('bundler'), node: both('node'), default: both('bundler') },
+  };
+  for (const p of PLUGINS) out[`./${p}`] = { types: `./${p}.d.ts`, default: `./${p}.js` };
+  out['./package.json'] = './package.json';
+  return out;
+}
+
+/** The public names, read from the facade itself (so the ES module wrappers cannot drift). */
+function exportNames() {
+  const facade = r('js-shim', 'facade.js');
+  delete require.cache[facade];
+  const api = require(facade).createSdk({ platform: {}, load: () => Promise.reject(new Error('not loaded')) });
+  const names = Object.keys(api).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n) && n !== 'default');
+  if (!names.includes('login') || !names.includes('Tunnel')) throw new Error(`unexpected facade exports: ${names.join(', ')}`);
+  return names;
+}
+
+function esmWrapper(names) {
+  return `import wafer from './index.js';\nexport default wafer;\nexport const {\n  ${names.join(',\n  ')},\n} = wafer;\n`;
+}
+
 /** esbuild plugin: the mini-program bundle must not pull in any Node built-in. */
 const noNodeBuiltins = {
   name: 'wafer-no-node-builtins',
@@ -360,10 +471,13 @@ const noNodeBuiltins = {
  * imports = { [importModule]: glue }, then glue.__wbg_set_wasm(exports) and
  * exports.__wbindgen_start(). Catches a wasm-opt feature mismatch or a broken glue early.
  */
-function smokeTest(wasm, importModule, glueFile) {
+function smokeTest(wasm, importModule, glueFile, { noGlobalExports }) {
   delete require.cache[require.resolve(glueFile)];
   const glue = require(glueFile);
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(wasm), { [importModule]: glue });
+  const compiled = new WebAssembly.Module(wasm);
+  const globals = WebAssembly.Module.exports(compiled).filter((e) => e.kind === 'global').map((e) => e.name);
+  if (noGlobalExports && globals.length) throw new Error(`the wasm still exports the global(s) ${globals.join(', ')}`);
+  const instance = new WebAssembly.Instance(compiled, { [importModule]: glue });
   if (typeof glue.__wbg_set_wasm !== 'function') throw new Error('the glue does not export __wbg_set_wasm');
   glue.__wbg_set_wasm(instance.exports);
   if (typeof instance.exports.__wbindgen_start === 'function') instance.exports.__wbindgen_start();
@@ -395,7 +509,7 @@ SOFTWARE.
 `;
 }
 
-module.exports = { build, parseOptions, wasmFeatureFlags };
+module.exports = { build, parseOptions, dropGlobalExports, WASM_OPT_ARGS };
 
 if (require.main === module) {
   build(parseOptions(process.argv.slice(2), process.env)).catch((err) => {

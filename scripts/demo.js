@@ -278,13 +278,14 @@ function parseArgs(argv) {
  */
 async function runDemo({ dialect = 'wafer1', protocol = 'auto', drop = false, pkg = PKG_DIR, log = () => {}, state = {} } = {}) {
   const { startStack } = require('../stack');
-  const stack = state.stack = await startStack({ tunnelServer: 'wafer-tunnel' });
+  // Only the business server the pages talk to (the Wafer 2 one brings a MariaDB server along).
+  const stack = state.stack = await startStack({ tunnelServer: 'wafer-tunnel', [dialect === 'wafer2' ? 'wafer1' : 'wafer2']: false });
   const business = dialect === 'wafer2' ? stack.wafer2 : stack.wafer1;
   const closedTunnels = new Set();
   business.on('onClose', ({ tunnelId }) => closedTunnels.add(tunnelId));
   const settings = stackSettings(stack, { dialect, protocol });
   log(`本地 Wafer 服务已启动 / local stack: WeChat ${stack.urls.wechat}, auth ${stack.urls.auth}, tunnel ${stack.urls.tunnel}`);
-  log(`  业务服务器 / business server (${dialect === 'wafer2' ? 'Wafer 2' : 'Wafer 1, qcloud-weapp-server-sdk'}): ${business.url}`);
+  log(`  业务服务器 / business server (${dialect === 'wafer2' ? `Wafer 2, ${wafer2Versions(stack)}` : 'Wafer 1, qcloud-weapp-server-sdk'}): ${business.url}`);
 
   const root = state.root = prepareCodePackage({ pkg, settings });
   const pkgName = pkg.startsWith(ROOT + path.sep) ? path.relative(ROOT, pkg) : pkg;
@@ -366,9 +367,18 @@ async function runDemo({ dialect = 'wafer1', protocol = 'auto', drop = false, pk
   return transcript({ users, dialect, protocol, drop, stack });
 }
 
-function transcript({ users, dialect, protocol }) {
+/** What the stack's Wafer 2 server runs on: `wafer-node-sdk 1.4.5, MariaDB 10.11.x`. */
+function wafer2Versions(stack) {
+  const v = stack.wafer2.versions;
+  return `wafer-node-sdk ${v['wafer-node-sdk']}, MariaDB ${v.mariadb}`;
+}
+
+function transcript({ users, dialect, protocol, stack }) {
   const out = [];
-  out.push(`===== 聊天记录 / transcript · ${dialect === 'wafer2' ? 'Wafer 2 业务服务器' : 'Wafer 1 业务服务器（官方 qcloud-weapp-server-sdk）'} · protocol: ${protocol} =====`);
+  const server = dialect === 'wafer2'
+    ? `Wafer 2 业务服务器（官方 ${wafer2Versions(stack)}）`
+    : 'Wafer 1 业务服务器（官方 qcloud-weapp-server-sdk）';
+  out.push(`===== 聊天记录 / transcript · ${server} · protocol: ${protocol} =====`);
   for (const user of users) {
     out.push('');
     out.push(`【${user.name} 的手机】`);

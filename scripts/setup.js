@@ -8,9 +8,12 @@
  *   node scripts/setup.js          (also: npm run setup)
  *
  * Steps: npm dependencies, the wasm32-unknown-unknown target, rustfmt + clippy,
- * wasm-pack, and wasm-bindgen-cli at exactly the version of the `wasm-bindgen` crate
- * in Cargo.lock (wasm-pack then uses it instead of downloading anything), and Debian's
- * redis-server (multi-node tunnel-service tests).
+ * wasm-pack, wasm-bindgen-cli at exactly the version of the `wasm-bindgen` crate
+ * in Cargo.lock (wasm-pack then uses it instead of downloading anything), MariaDB
+ * (Debian's mariadb-server) for the local stack's Wafer 2 server, and Debian's `wabt`
+ * (wasm-validate, wat2wasm: the wasm feature-level check of `npm test`), Debian's
+ * redis-server (multi-node tunnel-service tests). Debian packages
+ * are installed with apt-get as root (`apt-get update` once, before the first install).
  *
  * Used as a module by build.js / test.js: `withCargoPath()` puts ~/.cargo/bin on PATH.
  */
@@ -167,16 +170,56 @@ function stepWasmBindgen() {
     (found ? ` (was ${found}${runner ? '' : ', no test runner'})` : '');
 }
 
+// `apt-get update` runs at most once per setup, before the first Debian install.
+let aptUpdated = false;
+
+/** Installs Debian packages with apt-get; `missing` says what is missing, for the error. */
+function aptInstall(packages, missing) {
+  const list = packages.join(' ');
+  if (!run('apt-get', ['--version']).ok) throw new Error(`${missing}: install the ${list} package(s)`);
+  // apt-get needs root: as another user, only a sudo that asks for no password will do.
+  const root = !process.getuid || process.getuid() === 0;
+  if (!root && !run('sudo', ['--version']).ok) throw new Error(`${missing}: run \`apt-get install -y ${list}\` as root`);
+  const aptGet = (args) => (root ? mustRun('apt-get', args) : mustRun('sudo', ['-n', 'apt-get', ...args]));
+  process.env.DEBIAN_FRONTEND = 'noninteractive';
+  if (!aptUpdated) {
+    aptGet(['update']);
+    aptUpdated = true;
+  }
+  aptGet(['install', '-y', '--no-install-recommends', ...packages]);
+}
+
+/** MariaDB (mariadbd + mariadb-install-db) for stack/mariadb.js: Debian's mariadb-server. */
+function stepMariaDb() {
+  const { findBinary, binaries } = require('../stack/mariadb.js');
+  const version = () => {
+    const r = run(findBinary(['mariadbd', 'mysqld']), ['--version']);
+    const m = /Ver (\S+)/.exec(r.stdout);
+    return m ? m[1] : '?';
+  };
+  try {
+    binaries();
+    return `MariaDB ${version()} found`;
+  } catch (_) { /* missing: install it */ }
+  aptInstall(['mariadb-server'], 'MariaDB is missing (mariadbd, mariadb-install-db)');
+  binaries();
+  return `MariaDB ${version()}: installed with apt-get install mariadb-server`;
+}
+
+function stepWabt() {
+  const tools = ['wasm-validate', 'wat2wasm'];
+  const missing = () => tools.filter((t) => !run(t, ['--version']).ok);
+  if (missing().length === 0) return `wabt ${toolVersion('wasm-validate')} found`;
+  aptInstall(['wabt'], `${missing().join(' and ')} not found`);
+  if (missing().length) throw new Error(`installed wabt but ${missing().join(' and ')} still not runnable`);
+  return `wabt ${toolVersion('wasm-validate')}: installed with apt-get install wabt`;
+}
+
 /** Debian's redis-server, for the multi-node tunnel-service tests (they start their own instance). */
 function stepRedis() {
   const found = toolVersion('redis-server');
   if (found) return `redis-server ${found} found`;
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!isRoot || !run('apt-get', ['--version']).ok) {
-    throw new Error('redis-server is missing: install Debian\'s redis-server (apt-get install -y redis-server) as root');
-  }
-  mustRun('apt-get', ['update']);
-  mustRun('apt-get', ['install', '-y', '--no-install-recommends', 'redis-server']);
+  aptInstall(['redis-server'], 'redis-server is missing');
   const now = toolVersion('redis-server');
   if (!now) throw new Error('apt-get installed redis-server but it is not runnable from PATH');
   return `redis-server ${now}: installed with apt-get install redis-server`;
@@ -188,6 +231,8 @@ const STEPS = [
   ['rust-components', stepRustComponents],
   ['wasm-pack', stepWasmPack],
   ['wasm-bindgen', stepWasmBindgen],
+  ['mariadb', stepMariaDb],
+  ['wabt', stepWabt],
   ['redis-server', stepRedis],
 ];
 

@@ -4,15 +4,22 @@
  * `npm test`: every test layer in order, stopping at the first failure, then a summary with
  * per-layer counts and durations.
  *
- *   node scripts/test.js                      all layers
- *   node scripts/test.js --only js,build      a subset (or WAFER_TEST_ONLY=js,build)
- *   node scripts/test.js --skip wasm-test     all but some (or WAFER_TEST_SKIP=...)
+ *   node scripts/test.js                      all layers (what `npm test` runs)
+ *   node scripts/test.js --only js,e2e        a subset, while developing
+ *   node scripts/test.js --skip wasm-test     all but some, while developing
  *   node scripts/test.js --list               the layer names
  *
+ * `npm test` always builds and tests the current commit: it refuses --only/--skip, and
+ * WAFER_* variables inherited from the environment (build shortcuts such as
+ * WAFER_SKIP_WASM_PACK, a stale WAFER_PKG_TARBALL) are removed before any layer runs. A
+ * subset that includes a layer testing the package also runs the layers it needs (build,
+ * pack, and the tunnel service build where it is used: never an older build), and its
+ * summary says it was partial.
+ *
  * Layers are data (LAYERS below): a command layer is `command(name, argv, { counts })`, a
- * node --test layer is `nodeTests(name, dir)` (every dir/*.test.js; skipped when there is
- * none). The node --test layers get WAFER_PKG_TARBALL = the tarball `npm pack pkg` wrote into
- * tests/.tmp/ (when only the js layer runs: the newest tarball already there).
+ * node --test layer is `nodeTests(name, dir)` (every dir/*.test.js). A layer that counts
+ * tests fails when it ran none. The node --test layers get WAFER_PKG_TARBALL = the tarball
+ * the pack layer wrote into tests/.tmp/ in the same run.
  */
 
 const { spawn } = require('node:child_process');
@@ -26,6 +33,9 @@ const NODE = process.execPath;
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const WASM_TARGET = 'wasm32-unknown-unknown';
 
+/** Layers every node --test layer needs from the same run: it tests the package they make. */
+const PACKAGE_LAYERS = ['build', 'pack'];
+
 // --- the layers, in order --------------------------------------------------------------
 const LAYERS = [
   command('setup', [NODE, 'scripts/setup.js']),
@@ -37,11 +47,12 @@ const LAYERS = [
   command('build', [NODE, 'scripts/build.js']),
   { name: 'pack', describe: 'npm pack ./pkg --pack-destination tests/.tmp', run: packLayer },
   command('tunnel-build', ['cargo', 'build', '--profile', 'service', '-p', 'wafer-tunnel', '--bins']),
+  nodeTests('wasm-level', 'tests/wasm-level'),
   nodeTests('js', 'tests/js'),
-  nodeTests('e2e', 'tests/e2e'),
+  nodeTests('e2e', 'tests/e2e', { needs: ['tunnel-build'] }),
+  nodeTests('frameworks', 'tests/frameworks'),
   nodeTests('reliability', 'tests/reliability'),
-  nodeTests('tunnel-e2e', 'tests/tunnel-service'),
-  // command('size', [NODE, 'scripts/size-check.js']),
+  nodeTests('tunnel-e2e', 'tests/tunnel-service', { needs: ['tunnel-build'] }),
 ];
 
 // --- layer constructors ------------------------------------------------------------------
@@ -57,22 +68,24 @@ function command(name, argv, opts = {}) {
   };
 }
 
-function nodeTests(name, dir) {
+/** `opts.needs`: more layers (besides build and pack) whose output the tests use. */
+function nodeTests(name, dir, opts = {}) {
   return {
     name,
+    testsPackage: true,
+    needs: PACKAGE_LAYERS.concat(opts.needs || []),
     describe: `node --test ${dir}/*.test.js`,
     run: async (state) => {
       const abs = path.join(ROOT, dir);
       const files = fs.existsSync(abs)
         ? fs.readdirSync(abs).filter((f) => f.endsWith('.test.js')).sort().map((f) => path.join(dir, f))
         : [];
-      if (files.length === 0) return { ok: true, skipped: `no ${dir}/*.test.js` };
+      if (files.length === 0) return { ok: false, code: `no ${dir}/*.test.js` };
+      if (!state.tarball) return { ok: false, code: 'no package tarball from this run (the pack layer did not run)' };
       fs.mkdirSync(TMP, { recursive: true });
       const tap = path.join(TMP, `${name}.tap`);
-      const env = {};
-      const tarball = state.tarball || newestTarball();
-      if (tarball) env.WAFER_PKG_TARBALL = tarball;
-      else console.log(`test: warning: no package tarball in ${path.relative(ROOT, TMP)}/ (run the build and pack layers)`);
+      fs.rmSync(tap, { force: true });
+      const env = { WAFER_PKG_TARBALL: state.tarball };
       const res = await exec([
         NODE, '--test',
         '--test-reporter=spec', '--test-reporter-destination=stdout',
@@ -107,13 +120,6 @@ async function packLayer(state) {
 }
 
 // --- helpers ---------------------------------------------------------------------------
-
-function newestTarball() {
-  if (!fs.existsSync(TMP)) return null;
-  const tgz = fs.readdirSync(TMP).filter((f) => /^wafer-wasm-.*\.tgz$/.test(f)).map((f) => path.join(TMP, f));
-  tgz.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
-  return tgz[0] || null;
-}
 
 /** Runs argv in the repo root, streaming its output (unless echo: false) and capturing it. */
 function exec(argv, extraEnv, { echo = true } = {}) {
@@ -170,9 +176,9 @@ function describeCounts(c) {
   return `${c.tests} tests: ${parts.join(', ')}`;
 }
 
-function parseList(argv, flag, envValue) {
+function parseList(argv, flag) {
   const at = argv.indexOf(flag);
-  const raw = at >= 0 ? argv[at + 1] : envValue;
+  const raw = at >= 0 ? argv[at + 1] : null;
   if (!raw) return null;
   return raw.split(',').map((s) => s.trim()).filter(Boolean);
 }
@@ -187,14 +193,29 @@ async function main(argv) {
     for (const l of LAYERS) console.log(`${l.name.padEnd(12)} ${l.describe || ''}`);
     return 0;
   }
-  const only = parseList(argv, '--only', process.env.WAFER_TEST_ONLY);
-  const skip = parseList(argv, '--skip', process.env.WAFER_TEST_SKIP) || [];
+  let only = parseList(argv, '--only');
+  const skip = parseList(argv, '--skip') || [];
+  if ((only || skip.length) && process.env.npm_lifecycle_event === 'test') {
+    console.error('test: `npm test` runs every layer; for a subset run `node scripts/test.js --only <layers>`');
+    return 2;
+  }
   for (const n of [...(only || []), ...skip]) {
     if (!names.includes(n)) {
       console.error(`test: unknown layer "${n}"; layers: ${names.join(', ')}`);
       return 2;
     }
   }
+  // A test layer never runs on an older build: the layers it needs run too.
+  const needs = (n) => LAYERS.find((l) => l.name === n).needs || [];
+  if (only) only = [...new Set(only.concat(...only.map(needs)))];
+  for (const n of names) {
+    const missing = needs(n).filter((d) => skip.includes(d));
+    if (missing.length && !skip.includes(n) && (!only || only.includes(n))) {
+      console.error(`test: layer ${n} needs ${missing.join(' and ')} from the same run; skip ${n} too`);
+      return 2;
+    }
+  }
+  for (const key of Object.keys(process.env)) if (key.startsWith('WAFER_')) delete process.env[key];
   withCargoPath(false);
   const state = { tarball: null };
   const results = [];
@@ -219,9 +240,10 @@ async function main(argv) {
       res = { ok: false, code: err.message };
     }
     const ms = Date.now() - t0;
-    const status = res.skipped ? 'skipped' : res.ok ? 'ok' : 'FAILED';
-    results.push({ name: layer.name, status, ms, counts: res.counts, note: res.skipped || (res.ok ? '' : `exit ${res.code}`) });
-    console.log(`=== test: ${layer.name} ${status}${res.skipped ? ` (${res.skipped})` : ''} in ${secs(ms)}`);
+    if (res.ok && res.counts && res.counts.pass === 0) res = Object.assign({}, res, { ok: false, code: 'ran zero tests' });
+    const status = res.ok ? 'ok' : 'FAILED';
+    results.push({ name: layer.name, status, ms, counts: res.counts, note: res.ok ? '' : `exit ${res.code}` });
+    console.log(`=== test: ${layer.name} ${status} in ${secs(ms)}`);
     if (!res.ok) failed = layer.name;
   }
 
@@ -240,6 +262,8 @@ async function main(argv) {
   }, { tests: 0, pass: 0, fail: 0 });
   console.log(`  ${'total'.padEnd(12)} ${(failed ? 'FAILED' : 'ok').padEnd(8)} ${secs(Date.now() - started).padStart(8)}  ${total.tests} tests: ${total.pass} passed, ${total.fail} failed`);
   if (failed) console.log(`test: FAILED at layer "${failed}"`);
+  const notRun = results.filter((r) => r.status === 'skipped').map((r) => r.name);
+  if (!failed && notRun.length) console.log(`test: PARTIAL run, not a full \`npm test\`: ${notRun.join(', ')} not run`);
   return failed ? 1 : 0;
 }
 

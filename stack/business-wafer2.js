@@ -1,45 +1,57 @@
 'use strict';
 
-// Wafer 2 business server: behaves like the official wafer2 quickstart server
-// (koa + wafer-node-sdk 1.4.x, which needs MySQL — its behaviour is reimplemented
-// here with an in-memory user table).
+// Wafer 2 business server: the UNMODIFIED official wafer-node-sdk (1.4.5) in a Koa app shaped
+// like the Wafer 2 quickstart (stack/wafer2/app.js), running in its own process
+// (stack/wafer2/server.js: the SDK's configuration, connection pool and tunnel receiveUrl are
+// per process), on a fresh database of the process's MariaDB server (stack/mariadb.js) holding
+// the quickstart's cSessionInfo table.
 //
-//   GET  /weapp/login   X-WX-Code + X-WX-Encrypted-Data + X-WX-IV: jscode2session, decrypt,
-//                       store the user by openid with skey = sha1(session_key)
-//                       X-WX-Code alone: jscode2session, look the user up by openid, new skey
+//   GET  /weapp/login   X-WX-Code + X-WX-Encrypted-Data + X-WX-IV, or X-WX-Code alone
 //                       → { code: 0, data: { userinfo, skey, time } }
 //   GET  /weapp/user    X-WX-Skey → { code: 0, data: userinfo }; expired → { code: -1, data: {} }
 //   GET  /weapp/tunnel  X-WX-Skey → { code: 0, data: { tunnelId, connectUrl } }
 //   POST /weapp/tunnel  the tunnel server's reports → { code: 0, data: {} }
 //   POST /weapp/upload  X-WX-Skey + multipart → { code: 0, data: { fields, files } }
-//   Every error → HTTP 200 { code: -1, error: '<message>' } (the quickstart's response middleware).
+//   Every error → HTTP 200 { code: -1, error: '<message>' }; any other path → { code: 0, data: {} }.
+//
+// This object is the server's front (what nginx is in a real deployment): it listens on the
+// public port, applies the fault switches, counts the login requests and the { code: -1 }
+// answers, and forwards every request unchanged to the server process. The chat room's
+// events come back from that process over IPC, each with a snapshot of the room.
 
+const http = require('node:http');
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawn } = require('node:child_process');
 const express = require('express');
-const { HttpService, sha1, md5, parseUpload, urlHost } = require('./util');
-const { decryptUserData, DEFAULT_APP_ID, DEFAULT_APP_SECRET } = require('./wechat');
-const { createChatRoom } = require('./chat-room');
+const { HttpService } = require('./util');
+const { DEFAULT_APP_ID, DEFAULT_APP_SECRET } = require('./wechat');
+const { acquireMariaDb, releaseMariaDb } = require('./mariadb');
 
-// Error strings of wafer-node-sdk 1.4.x (lib/constants.js).
-const ERRORS = {
-  ERR_HEADER_MISSED: 'ERR_HEADER_MISSED',
-  ERR_GET_SESSION_KEY: 'ERR_GET_SESSION_KEY',
-  ERR_IN_DECRYPT_DATA: 'ERR_IN_DECRYPT_DATA',
-  ERR_SKEY_INVALID: 'ERR_SKEY_INVALID',
-  ERR_UNLOGIN: 'ERR_UNLOGIN',
-  ERR_INVALID_RESPONSE: 'ERR_INVALID_RESPONSE',
-  ERR_REMOTE_TUNNEL_SERVER_ERR: 'ERR_REMOTE_TUNNEL_SERVER_ERR',
-  ERR_REMOTE_TUNNEL_SERVER_RESPONSE: 'ERR_REMOTE_TUNNEL_SERVER_RESPONSE',
-  ERR_UNKNOWN_TUNNEL_ERROR: 'ERR_UNKNOWN_TUNNEL_ERROR',
-  ERR_USER_NOT_FOUND: 'ERR_USER_NOT_FOUND', // the real server fails with a TypeError text here
-};
+const SERVER = path.join(__dirname, 'wafer2', 'server.js');
+const TABLE_SQL = path.join(__dirname, 'wafer2', 'cSessionInfo.sql');
+const CHAT_EVENTS = ['onRequest', 'onConnect', 'onMessage', 'onClose', 'broadcast', 'broadcastError', 'closeError'];
+const OUTPUT_LIMIT = 16 * 1024;
+
+// The SDK's wxLoginExpires is whole seconds, and 0 means its default (7200).
+const toSeconds = (ms) => Math.trunc(ms / 1000) || Math.sign(ms);
+
+/** This process's environment without proxy settings: the server only talks to loopback. */
+function serverEnv() {
+  const env = Object.assign({}, process.env);
+  for (const key of Object.keys(env)) if (/^(https?|all|no)_proxy$/i.test(key)) delete env[key];
+  return env;
+}
 
 class Wafer2Business extends HttpService {
   /**
    * options: host, port, publicHost, wechatUrl, tunnelUrl, signatureKey, appId, appSecret,
-   *          sessionLifetimeMs (wxLoginExpires, default 2 h), rootPathname (default '/weapp'),
-   *          networkTimeoutMs
-   * Hooks: the chat room's events (see chat-room.js) plus 'login' { mode, userinfo },
-   * 'failure' { path, error } for every { code: -1 } answer.
+   *          sessionLifetimeMs (the SDK's wxLoginExpires, whole seconds; default 2 h),
+   *          rootPathname (the router prefix, default '/weapp'), networkTimeoutMs (the SDK's
+   *          axios timeout)
+   * Hooks: the chat room's events (see chat-room.js, relayed from the server process), plus
+   * 'login' { mode: 'full' | 'code', userinfo } for every successful login and
+   * 'failure' { path, error } for every { code: -1 } answer, both before the answer is sent on.
    */
   constructor(options = {}) {
     super('wafer2', options);
@@ -51,228 +63,254 @@ class Wafer2Business extends HttpService {
     this.signatureKey = options.signatureKey;
     this.appId = options.appId || DEFAULT_APP_ID;
     this.appSecret = options.appSecret || DEFAULT_APP_SECRET;
-    this.sessionLifetimeMs = options.sessionLifetimeMs || 2 * 60 * 60 * 1000;
+    this._sessionLifetimeMs = options.sessionLifetimeMs || 2 * 60 * 60 * 1000;
     this.rootPathname = options.rootPathname === undefined ? '/weapp' : options.rootPathname;
-    this.users = new Map(); // openid → { openid, userinfo, skey, sessionKey, lastVisit }
-    this.skeys = new Map(); // skey → openid
-    this.stats = { logins: 0, codeLogins: 0, validations: 0 };
-
-    this.chat = createChatRoom({
-      broadcast: (tunnelIds, type, content) => this._tunnelApi('/ws/push', [{
-        tunnelIds, type: 'message', content: JSON.stringify({ type, content }),
-      }]),
-      close: (tunnelId) => this._tunnelApi('/ws/push', [{ tunnelIds: [tunnelId], type: 'close' }]),
-    }, this);
-
-    const router = express.Router();
-    const route = (method, path, ...handlers) => {
-      const fn = handlers.pop();
-      router[method](path, ...handlers, (req, res) => {
-        Promise.resolve().then(() => fn(req)).then((state) => {
-          const { code = 0, data } = state || {};
-          res.json({ code, data: data === undefined ? {} : data });
-        }, (error) => {
-          this.emit('failure', { path: req.path, error });
-          if (!req.complete) req.resume(); // an unread upload body
-          res.json({ code: -1, error: error && error.message ? error.message : String(error) });
-        });
-      });
-    };
-
-    route('get', '/login', (req) => this._authorization(req).then((userinfo) => ({
-      data: Object.assign({}, userinfo, { time: Math.floor(Date.now() / 1000) }),
-    })));
-
-    route('get', '/user', (req) => {
-      const { loginState, userinfo } = this._validation(req);
-      return loginState ? { data: userinfo } : { code: -1 };
-    });
-
-    route('get', '/tunnel', (req) => this._getTunnelUrl(req).then(({ tunnel, userinfo }) => {
-      this.chat.handler.onRequest(tunnel.tunnelId, userinfo);
-      return { data: tunnel };
-    }));
-
-    route('post', '/tunnel', express.text({ type: () => true, limit: '5mb' }), (req) => {
-      const packet = this._checkTunnelReport(req.body);
-      switch (packet.type) {
-        case 'connect': this.chat.handler.onConnect(packet.tunnelId); break;
-        case 'message': {
-          const { messageType, messageContent } = decodePacketContent(packet);
-          this.chat.handler.onMessage(packet.tunnelId, messageType, messageContent);
-          break;
-        }
-        case 'close': this.chat.handler.onClose(packet.tunnelId); break;
-        default: break;
-      }
-      return {};
-    });
-
-    route('post', '/upload', (req) => {
-      const { loginState } = this._validation(req);
-      if (!loginState) throw new Error(ERRORS.ERR_UNLOGIN);
-      return parseUpload(req).then((data) => ({ data }));
-    });
+    /** Login requests that reached the server, by kind, and { code: -1 } answers. */
+    this.stats = { logins: 0, codeLogins: 0, failures: 0 };
+    /** The chat room of the server process, as of its last event. */
+    this.chat = { userMap: {}, connectedTunnelIds: [], invalidTunnelIdsSeen: [] };
+    /** { 'wafer-node-sdk', mariadb } while running. */
+    this.versions = null;
+    /** The MariaDB server (stack/mariadb.js) and this server's database on it, while running. */
+    this.mariadb = null;
+    this.database = null;
+    this.db = null; // connections to that database (for the controls)
+    this.process = null; // the server process
+    this.backendPort = 0;
+    this._output = '';
+    this._calls = new Map();
+    this._nextCall = 1;
+    this._agent = null;
 
     const app = express();
     app.disable('x-powered-by');
     app.use(this.faultMiddleware());
-    app.use(this.rootPathname || '/', router);
+    app.use((req, res) => this._forward(req, res));
     this.app = app;
   }
 
   get receiveUrl() {
-    return `http://${urlHost(this.publicHost)}:${this.port}${this.rootPathname}/tunnel`;
+    return `${this.url}${this.rootPathname}/tunnel`;
   }
 
-  // ---- auth (wafer-node-sdk lib/auth) --------------------------------------
+  get sessionLifetimeMs() { return this._sessionLifetimeMs; }
 
-  async _authorization(req) {
-    const code = req.get('x-wx-code');
-    const encryptedData = req.get('x-wx-encrypted-data');
-    const iv = req.get('x-wx-iv');
-    if (!code && !encryptedData && !iv) throw new Error(ERRORS.ERR_HEADER_MISSED);
+  set sessionLifetimeMs(_) {
+    throw new TypeError('Wafer2Business: the lifetime lives in the server process: use `await setSessionLifetime(ms)`');
+  }
 
-    const { openid, session_key: sessionKey } = await this._getSessionKey(code);
-    const skey = sha1(sessionKey);
+  // ---- lifecycle -----------------------------------------------------------------------
 
-    if (code && !encryptedData && !iv) { // loginWithCode
-      this.stats.codeLogins += 1;
-      const user = this.users.get(openid);
-      if (!user) throw new Error(`${ERRORS.ERR_USER_NOT_FOUND}: no stored user for this openid, log in with user info first`);
-      const userinfo = this._saveUser(user.userinfo, skey, sessionKey);
-      this.emit('login', { mode: 'code', userinfo: userinfo.userinfo });
-      return userinfo;
-    }
-
-    this.stats.logins += 1;
-    let decrypted;
+  /** Database, front and server process; a start after stop() begins with an empty database. */
+  async start() {
+    if (this.server) return this;
     try {
-      decrypted = JSON.parse(decryptUserData(sessionKey, encryptedData, iv));
-    } catch (e) {
-      throw new Error(`${ERRORS.ERR_IN_DECRYPT_DATA}\n${e}`);
+      this.mariadb = await acquireMariaDb();
+      this.database = await this.mariadb.createDatabase('wafer2_');
+      this.db = this.mariadb.connect(this.database);
+      await this.db.query(fs.readFileSync(TABLE_SQL, 'utf8').replace(/^--.*$/mg, '').trim());
+      await super.start(); // the public port is known from here on: the SDK needs it
+      this._agent = new http.Agent({ keepAlive: true });
+      const ready = await this._spawn();
+      this.backendPort = ready.port;
+      this.versions = Object.assign({}, ready.versions, { mariadb: this.mariadb.version });
+    } catch (err) {
+      await this._teardown();
+      throw err;
     }
-    const userinfo = this._saveUser(decrypted, skey, sessionKey);
-    this.emit('login', { mode: 'full', userinfo: userinfo.userinfo });
-    return userinfo;
+    return this;
   }
 
-  async _getSessionKey(code) {
-    const query = new URLSearchParams({
-      appid: this.appId, secret: this.appSecret, js_code: String(code || ''), grant_type: 'authorization_code',
+  async stop(options) {
+    await super.stop(options);
+    await this._teardown();
+  }
+
+  async _teardown() {
+    if (this.server) await super.stop({});
+    if (this._agent) this._agent.destroy();
+    this._agent = null;
+    const child = this.process;
+    if (child) {
+      const exited = new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', resolve)));
+      if (child.connected) child.send({ type: 'stop' });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    if (this.db) await this.db.end();
+    this.db = null;
+    if (this.mariadb) {
+      if (this.database) await this.mariadb.dropDatabase(this.database).catch(() => {});
+      await releaseMariaDb(this.mariadb);
+    }
+    this.mariadb = null;
+    this.database = null;
+    this.versions = null;
+  }
+
+  _spawn() {
+    const child = spawn(process.execPath, [SERVER], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: serverEnv() });
+    this.process = child;
+    this._output = '';
+    const keep = (d) => { this._output = (this._output + d).slice(-OUTPUT_LIMIT); };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.on('message', (m) => this._onMessage(m));
+    child.once('exit', (code, signal) => {
+      if (this.process === child) this.process = null;
+      for (const { reject } of this._calls.values()) reject(new Error(`the Wafer 2 server process exited (${signal || code})`));
+      this._calls.clear();
+      this.emit('serverExit', { code, signal, output: this._output });
     });
-    let res;
-    try {
-      res = await this.request('GET', `${this.wechatUrl}/sns/jscode2session?${query}`);
-    } catch (err) {
-      throw new Error(`${ERRORS.ERR_GET_SESSION_KEY}\n${err.message}`);
-    }
-    const body = res.body;
-    if (res.status !== 200 || !body || body.errcode || !body.openid || !body.session_key) {
-      throw new Error(`${ERRORS.ERR_GET_SESSION_KEY}\n${body ? JSON.stringify(body) : res.text.slice(0, 200)}`);
-    }
-    return body;
+    return new Promise((resolve, reject) => {
+      const onMessage = (m) => {
+        if (m.type === 'ready') { done(); resolve(m); }
+        if (m.type === 'failed') { done(); reject(new Error(`the Wafer 2 server did not start: ${m.message}`)); }
+      };
+      const onExit = (code, signal) => { done(); reject(new Error(`the Wafer 2 server process exited (${signal || code}) before it was ready:\n${this._output}`)); };
+      const done = () => { child.removeListener('message', onMessage); child.removeListener('exit', onExit); };
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+      child.send({
+        type: 'start',
+        config: {
+          prefix: this.rootPathname,
+          appId: this.appId,
+          appSecret: this.appSecret,
+          mysql: this.mariadb.sdkConfig(this.database),
+          serverHost: this.publicHost,
+          serverPort: this.port,
+          tunnelServerUrl: this.tunnelUrl,
+          tunnelSignatureKey: this.signatureKey,
+          wxLoginExpires: toSeconds(this._sessionLifetimeMs),
+          wechatUrl: this.wechatUrl,
+          networkTimeoutMs: this.networkTimeoutMs,
+        },
+      });
+    });
   }
 
-  // AuthDbService.saveUserInfo: insert or update the row of this openid.
-  _saveUser(userinfo, skey, sessionKey) {
-    const openid = userinfo.openId;
-    const previous = this.users.get(openid);
-    if (previous) this.skeys.delete(previous.skey);
-    this.users.set(openid, { openid, userinfo, skey, sessionKey, lastVisit: Date.now() });
-    this.skeys.set(skey, openid);
-    return { userinfo, skey };
-  }
-
-  _validation(req) {
-    this.stats.validations += 1;
-    const skey = req.get('x-wx-skey');
-    if (!skey) throw new Error(ERRORS.ERR_SKEY_INVALID);
-    const user = this.users.get(this.skeys.get(skey));
-    if (!user) throw new Error(ERRORS.ERR_SKEY_INVALID);
-    if (user.lastVisit + this.sessionLifetimeMs < Date.now()) return { loginState: 0, userinfo: {} };
-    return { loginState: 1, userinfo: user.userinfo };
-  }
-
-  // ---- tunnel (wafer-node-sdk lib/tunnel) ----------------------------------
-
-  async _getTunnelUrl(req) {
-    const { loginState, userinfo } = this._validation(req);
-    if (!loginState) throw new Error(ERRORS.ERR_UNLOGIN);
-    const body = await this._tunnelApi('/get/wsurl', { receiveUrl: this.receiveUrl, protocolType: 'wss' }, true);
-    if (typeof body.data !== 'string' || body.signature !== sha1(body.data + this.signatureKey)) {
-      throw new Error(ERRORS.ERR_INVALID_RESPONSE);
-    }
-    return { tunnel: JSON.parse(body.data), userinfo };
-  }
-
-  async _tunnelApi(apiPath, param, withTcKey) {
-    const data = JSON.stringify(param);
-    const payload = { data, tcId: md5(`${this.publicHost}:${this.port}`) };
-    if (withTcKey) payload.tcKey = this.signatureKey;
-    payload.signature = sha1(data + this.signatureKey);
-    let res;
-    try {
-      res = await this.request('POST', this.tunnelUrl + apiPath, payload);
-    } catch (err) {
-      throw new Error(`${ERRORS.ERR_REMOTE_TUNNEL_SERVER_ERR}: ${err.message}`);
-    }
-    if (res.status !== 200) throw new Error(ERRORS.ERR_REMOTE_TUNNEL_SERVER_ERR);
-    if (!res.body || typeof res.body !== 'object' || !('code' in res.body)) throw new Error(ERRORS.ERR_REMOTE_TUNNEL_SERVER_RESPONSE);
-    if (res.body.code !== 0) throw new Error(`${ERRORS.ERR_UNKNOWN_TUNNEL_ERROR}: ${res.body.code} - ${res.body.message}`);
-    return res.body;
-  }
-
-  _checkTunnelReport(raw) {
-    let body;
-    try { body = typeof raw === 'string' ? JSON.parse(raw) : raw; } catch (e) { body = null; }
-    if (!body || typeof body.data !== 'string' || !body.signature) throw new Error(ERRORS.ERR_INVALID_RESPONSE);
-    if (sha1(body.data + this.signatureKey) !== body.signature) throw new Error(ERRORS.ERR_INVALID_RESPONSE);
-    try {
-      return JSON.parse(body.data);
-    } catch (e) {
-      throw new Error(ERRORS.ERR_REMOTE_TUNNEL_SERVER_RESPONSE);
+  _onMessage(m) {
+    if (!m) return;
+    if (m.type === 'event' && CHAT_EVENTS.includes(m.name)) {
+      const { userMap, connectedTunnelIds, invalidTunnelIdsSeen } = this.chat;
+      for (const key of Object.keys(userMap)) delete userMap[key];
+      Object.assign(userMap, m.chat.userMap);
+      connectedTunnelIds.splice(0, connectedTunnelIds.length, ...m.chat.connectedTunnelIds);
+      invalidTunnelIdsSeen.splice(0, invalidTunnelIdsSeen.length, ...m.chat.invalidTunnelIdsSeen);
+      this.emit(m.name, m.payload);
+    } else if (m.type === 'result') {
+      const call = this._calls.get(m.id);
+      if (!call) return;
+      this._calls.delete(m.id);
+      if (m.error !== undefined) call.reject(new Error(m.error));
+      else call.resolve(m.value);
     }
   }
 
-  // ---- controls ----------------------------------------------------------
-
-  /** Every stored login is past wxLoginExpires: /weapp/user answers { code: -1, data: {} }. */
-  expireAll() {
-    for (const user of this.users.values()) user.lastVisit = -Infinity;
+  /** Run one of the server process's operations (server.js OPS). */
+  _call(op, ...args) {
+    const child = this.process;
+    if (!child || !child.connected) return Promise.reject(new Error('the Wafer 2 server is not running'));
+    const id = this._nextCall++;
+    return new Promise((resolve, reject) => {
+      this._calls.set(id, { resolve, reject });
+      child.send({ type: 'call', id, op, args });
+    });
   }
 
-  /** Every skey becomes unknown ({ code: -1, error: 'ERR_SKEY_INVALID' }); users stay stored. */
-  invalidateAll() {
-    this.skeys.clear();
+  // ---- the front -------------------------------------------------------------------------
+
+  _forward(req, res) {
+    const pathname = req.url.split('?')[0];
+    let login = null;
+    if (req.method === 'GET' && pathname === `${this.rootPathname}/login`) {
+      // lib/auth authorization(): the code alone is a code-only login, anything more a full one.
+      const [code, data, iv] = ['x-wx-code', 'x-wx-encrypted-data', 'x-wx-iv'].map((h) => req.headers[h]);
+      if (code && !data && !iv) login = 'code';
+      else if (code || data || iv) login = 'full';
+      if (login === 'code') this.stats.codeLogins += 1;
+      if (login === 'full') this.stats.logins += 1;
+    }
+    const headers = Object.assign({}, req.headers);
+    delete headers.connection;
+    delete headers['keep-alive'];
+    const upstream = http.request({
+      host: '127.0.0.1', port: this.backendPort, method: req.method, path: req.url, headers, agent: this._agent,
+    }, (upRes) => {
+      const chunks = [];
+      upRes.on('data', (c) => chunks.push(c));
+      upRes.on('error', () => res.destroy());
+      upRes.on('end', () => {
+        const body = Buffer.concat(chunks);
+        this._observe(pathname, login, body);
+        const out = Object.assign({}, upRes.headers);
+        for (const h of ['connection', 'keep-alive', 'transfer-encoding']) delete out[h];
+        out['content-length'] = body.length;
+        res.writeHead(upRes.statusCode, out);
+        res.end(body);
+      });
+    });
+    upstream.on('error', (err) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      res.writeHead(502, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end(`wafer2: the server process did not answer: ${err.message}`);
+    });
+    req.pipe(upstream);
   }
 
-  /** Forget the users too: loginWithCode fails until a full login. */
-  forgetUsers() {
-    this.skeys.clear();
-    this.users.clear();
+  _observe(pathname, login, body) {
+    let json;
+    try { json = JSON.parse(body.toString('utf8')); } catch (_) { return; }
+    if (!json || typeof json !== 'object') return;
+    if (json.code === -1) {
+      this.stats.failures += 1;
+      this.emit('failure', { path: pathname, error: json.error });
+    } else if (login && json.code === 0 && json.data && json.data.skey) {
+      this.emit('login', { mode: login, userinfo: json.data.userinfo });
+    }
   }
 
-  /** Server-initiated broadcast / close (handy in tests). */
-  broadcast(type, content) { return this.chat.broadcast(type, content); }
+  // ---- controls ----------------------------------------------------------------------------
 
-  emitTo(tunnelId, type, content) {
-    return this._tunnelApi('/ws/push', [{ tunnelIds: [tunnelId], type: 'message', content: JSON.stringify({ type, content }) }]);
+  /** One SQL statement on this server's database (`?` placeholders filled from `values`). */
+  query(sql, values) {
+    if (!this.db) return Promise.reject(new Error('the Wafer 2 server is not running'));
+    return this.db.query(sql, values);
   }
 
-  closeTunnel(tunnelId) { return this._tunnelApi('/ws/push', [{ tunnelIds: [tunnelId], type: 'close' }]); }
+  /** The SDK's wxLoginExpires (whole seconds), read on every validation. */
+  async setSessionLifetime(ms) {
+    await this._call('setLoginExpires', toSeconds(ms));
+    this._sessionLifetimeMs = ms;
+  }
+
+  /** Every stored login is older than the session lifetime: /weapp/user answers { code: -1, data: {} }. */
+  async expireAll() {
+    const seconds = Math.max(toSeconds(this._sessionLifetimeMs), 0) + 60;
+    await this.query('UPDATE cSessionInfo SET last_visit_time = last_visit_time - INTERVAL ? SECOND', [seconds]);
+  }
+
+  /** Every skey becomes unknown ({ code: -1, error: 'ERR_SKEY_INVALID' }); the users stay stored. */
+  async invalidateAll() {
+    await this.query("UPDATE cSessionInfo SET skey = CONCAT('invalidated-', uuid)");
+  }
+
+  /** Forget the users too: a code-only login fails until a full one. */
+  async forgetUsers() {
+    await this.query('DELETE FROM cSessionInfo');
+  }
+
+  /** Server-initiated broadcast / push / close, through the SDK's tunnel service. */
+  broadcast(type, content) { return this._call('broadcast', type, content); }
+
+  emitTo(tunnelId, type, content) { return this._call('emitTo', tunnelId, type, content); }
+
+  closeTunnel(tunnelId) { return this._call('closeTunnel', tunnelId); }
 }
 
-// wafer-node-sdk lib/tunnel _decodePacketContent
-function decodePacketContent(packet) {
-  let packetContent = {};
-  if (packet.content) {
-    try { packetContent = JSON.parse(packet.content); } catch (e) { packetContent = {}; }
-  }
-  if (!packetContent || typeof packetContent !== 'object') packetContent = {};
-  const messageType = packetContent.type || 'UnknownRaw';
-  const messageContent = 'content' in packetContent ? packetContent.content : packet.content;
-  return { messageType, messageContent };
-}
-
-module.exports = { Wafer2Business, WAFER2_ERRORS: ERRORS };
+module.exports = { Wafer2Business };

@@ -38,6 +38,16 @@ function toPort(value, name) {
   return n;
 }
 
+/** How to reach the Wafer 2 server's database (MariaDB on a private socket and a loopback port). */
+function mariadbLines(wafer2) {
+  const db = wafer2.mariadb;
+  return [
+    `  MariaDB         ${db.version}, database ${wafer2.database} (table cSessionInfo)`,
+    `      mariadb --socket=${db.socket} -u root ${wafer2.database}`,
+    `      mariadb -h ${db.host} -P ${db.port} -u ${db.user} -p${db.password} ${wafer2.database}`,
+  ];
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   if (args.help) {
@@ -77,13 +87,14 @@ async function main() {
     `      user   ${endpoints.wafer1.user}`,
     `      tunnel ${endpoints.wafer1.tunnel}`,
     `      upload ${endpoints.wafer1.upload}`,
-    `  Wafer 2 server  ${urls.wafer2}`,
+    `  Wafer 2 server  ${urls.wafer2}   (wafer-node-sdk ${stack.wafer2.versions['wafer-node-sdk']})`,
     `      login  ${endpoints.wafer2.login}`,
     `      user   ${endpoints.wafer2.user}`,
     `      tunnel ${endpoints.wafer2.tunnel}`,
     `      upload ${endpoints.wafer2.upload}`,
+    ...mariadbLines(stack.wafer2),
     `  appId ${stack.appId}   tunnel signature key ${stack.signatureKey}`,
-    'Press Ctrl+C to stop.',
+    'Press Ctrl+C to stop (the database goes with it).',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 

@@ -1,7 +1,9 @@
 'use strict';
 
 // The local Wafer stack: mock WeChat, auth server, tunnel server, Wafer 1 and
-// Wafer 2 business servers, all in this process on loopback ports.
+// Wafer 2 business servers on loopback ports. Everything runs in this process except the
+// Wafer 2 server (the official wafer-node-sdk, in a process of its own) and its MariaDB
+// server (one per process, shared by the stacks; a database per stack).
 //
 //   const { startStack, wechatBackend } = require('./stack');
 //   const stack = await startStack({ ports: { wafer1: 0 }, sessionLifetimeMs: 60000 });
@@ -24,7 +26,7 @@ const { randomHex } = require('./util');
  *   host               listen address (default '127.0.0.1')
  *   publicHost         host written into URLs (default: host, or 127.0.0.1 for a wildcard host)
  *   ports              { wechat, auth, tunnel, wafer1, wafer2 } (0 / missing = random)
- *   sessionLifetimeMs  auth server and Wafer 2 session lifetime (default 2 h)
+ *   sessionLifetimeMs  auth server and Wafer 2 session lifetime (default 2 h; Wafer 2: whole seconds)
  *   codeTtlMs          lifetime of a wx.login code (default 5 min)
  *   appId, appSecret   the mini-program's credentials known to the mock WeChat
  *   signatureKey       TunnelSignatureKey (default: random)

@@ -22,7 +22,7 @@ function createWxPlatform(wx) {
     request: (options) => call(wx, 'request', options),
     uploadFile: (options) => call(wx, 'uploadFile', options),
     login: () => call(wx, 'login', {}),
-    getUserInfo: () => call(wx, 'getUserInfo', {}),
+    getUserInfo: (options) => call(wx, 'getUserInfo', options),
     checkSession: () =>
       new Promise((resolve) => {
         wx.checkSession({ success: () => resolve(true), fail: () => resolve(false) });

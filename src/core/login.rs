@@ -1,6 +1,6 @@
-//! Login rules: which login to run, the headers it sends, how to read the answer, and
-//! single-flight (concurrent callers share one login, so `wx.login` runs once and the
-//! WeChat `session_key` is rotated once).
+//! Login rules: which login to run, whether a stored session answers it, the headers it
+//! sends, how to read the answer, and single-flight (concurrent callers share one login,
+//! so `wx.login` runs once and the WeChat `session_key` is rotated once).
 
 use super::body::{number_field_is, string_field, truthy_field, Body};
 use super::error::{ErrorType, SdkError};
@@ -34,6 +34,70 @@ impl LoginMode {
             Some(Dialect::Wafer2) => LoginMode::CodeOnly,
             _ => LoginMode::Full,
         }
+    }
+}
+
+/// Which call asked for a login.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginCall {
+    /// `login()`.
+    Login,
+    /// `loginWithCode()`.
+    WithCode,
+    /// `requestLogin({ loginParams })`: credentials the page got itself (a profile button).
+    Given,
+    /// `request({ login: true })`: any valid session will do.
+    OnDemand,
+    /// A session was rejected, or a tunnel handshake found none: a new one is needed.
+    Renew,
+}
+
+impl LoginCall {
+    /// Whether a stored session that `wx.checkSession` still accepts answers this call
+    /// without asking the server. Wafer 1 `login()` does, as 0.8 did; Wafer 2 `login()`
+    /// never does, as 2.1 does not (apps call it from the profile button to refresh the
+    /// stored profile); `request({ login: true })` does in both dialects, so a burst of
+    /// requests with a valid session costs no login at all.
+    pub fn reuses_stored(self, dialect: Option<Dialect>) -> bool {
+        match self {
+            LoginCall::Login => dialect == Some(Dialect::Wafer1),
+            LoginCall::OnDemand => true,
+            LoginCall::WithCode | LoginCall::Given | LoginCall::Renew => false,
+        }
+    }
+
+    /// The login this call runs with `wx.login` (`None`: [`LoginCall::Given`], whose
+    /// credentials decide, see [`given_mode`]).
+    pub fn mode(self, dialect: Option<Dialect>) -> Option<LoginMode> {
+        match self {
+            LoginCall::Login => Some(LoginMode::Full),
+            LoginCall::WithCode => Some(LoginMode::CodeOnly),
+            LoginCall::OnDemand | LoginCall::Renew => Some(LoginMode::automatic(dialect)),
+            LoginCall::Given => None,
+        }
+    }
+
+    /// Whether this call may share a login already running for `running` (and its
+    /// outcome) instead of running its own. Calls that only need some session share any
+    /// login but one made with a page's own credentials (which may fail for reasons of
+    /// their own); `login()` and `loginWithCode()` share a login of their own kind;
+    /// `requestLogin()` always sends the credentials it was given.
+    pub fn joins(self, running: LoginCall) -> bool {
+        match self {
+            LoginCall::OnDemand | LoginCall::Renew => running != LoginCall::Given,
+            LoginCall::Login | LoginCall::WithCode => self == running,
+            LoginCall::Given => false,
+        }
+    }
+}
+
+/// The login a page's own credentials make: three headers when it has the encrypted
+/// profile, the code alone otherwise.
+pub fn given_mode(has_user_data: bool) -> LoginMode {
+    if has_user_data {
+        LoginMode::Full
+    } else {
+        LoginMode::CodeOnly
     }
 }
 
@@ -150,42 +214,63 @@ pub fn wx_user_info_failed(err_msg: Option<String>) -> SdkError {
     .with_detail(err_msg)
 }
 
-/// One login at a time: the first caller leads, later callers wait for its result.
+/// A caller's part in the login already running (see [`Flight::join`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// No login was running: the caller runs one now and hands its outcome to the others.
+    Lead,
+    /// The caller shares the running login's outcome.
+    Join,
+    /// The running login cannot serve the caller: it waits for it to end, then tries again.
+    Wait,
+}
+
+/// One login at a time: the first caller leads, later callers share its outcome or wait
+/// for it to end ([`LoginCall::joins`]).
 #[derive(Debug)]
 pub struct Flight<W> {
-    waiters: Option<Vec<W>>,
+    running: Option<LoginCall>,
+    waiters: Vec<W>,
 }
 
 impl<W> Default for Flight<W> {
     fn default() -> Self {
-        Flight { waiters: None }
+        Flight {
+            running: None,
+            waiters: Vec::new(),
+        }
     }
 }
 
 impl<W> Flight<W> {
-    /// Join the login. `None`: no login was running, the caller leads it now.
-    /// `Some(w)`: a login is running; `w` is handed back to the leader's `finish`.
-    pub fn join(&mut self, waiter: impl FnOnce() -> W) -> bool {
-        match &mut self.waiters {
-            Some(list) => {
-                list.push(waiter());
-                false
-            }
+    /// Join for `call`. Unless the caller leads, `waiter` is made and handed to
+    /// [`Flight::finish`] once the running login ends.
+    pub fn join(&mut self, call: LoginCall, waiter: impl FnOnce() -> W) -> Role {
+        match self.running {
             None => {
-                self.waiters = Some(Vec::new());
-                true
+                self.running = Some(call);
+                Role::Lead
+            }
+            Some(running) => {
+                self.waiters.push(waiter());
+                if call.joins(running) {
+                    Role::Join
+                } else {
+                    Role::Wait
+                }
             }
         }
     }
 
     /// Whether a login is running.
     pub fn busy(&self) -> bool {
-        self.waiters.is_some()
+        self.running.is_some()
     }
 
-    /// The leader finished: everyone who joined meanwhile, in order.
+    /// The leader finished: everyone who joined or waited meanwhile, in order.
     pub fn finish(&mut self) -> Vec<W> {
-        self.waiters.take().unwrap_or_default()
+        self.running = None;
+        std::mem::take(&mut self.waiters)
     }
 }
 
@@ -268,14 +353,87 @@ mod tests {
     #[test]
     fn flight_shares_one_login() {
         let mut f: Flight<u32> = Flight::default();
-        assert!(f.join(|| 0));
+        assert_eq!(f.join(LoginCall::OnDemand, || 0), Role::Lead);
         assert!(f.busy());
-        assert!(!f.join(|| 1));
-        assert!(!f.join(|| 2));
+        assert_eq!(f.join(LoginCall::OnDemand, || 1), Role::Join);
+        assert_eq!(f.join(LoginCall::Renew, || 2), Role::Join);
         assert_eq!(f.finish(), vec![1, 2]);
         assert!(!f.busy());
-        assert!(f.join(|| 3));
+        assert_eq!(f.join(LoginCall::Login, || 3), Role::Lead);
         assert_eq!(f.finish(), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn flight_makes_incompatible_callers_wait() {
+        let mut f: Flight<u32> = Flight::default();
+        assert_eq!(f.join(LoginCall::OnDemand, || 0), Role::Lead);
+        // A reused session must not answer a Wafer 2 login() or loginWithCode().
+        assert_eq!(f.join(LoginCall::Login, || 1), Role::Wait);
+        assert_eq!(f.join(LoginCall::WithCode, || 2), Role::Wait);
+        assert_eq!(f.join(LoginCall::Given, || 3), Role::Wait);
+        assert_eq!(f.finish(), vec![1, 2, 3]);
+        assert_eq!(f.join(LoginCall::Login, || 4), Role::Lead);
+        assert_eq!(f.join(LoginCall::Login, || 5), Role::Join);
+        assert_eq!(f.join(LoginCall::OnDemand, || 6), Role::Join);
+        assert_eq!(f.join(LoginCall::WithCode, || 7), Role::Wait);
+        f.finish();
+        // A page's own credentials are never shared, nor replaced by another login.
+        assert_eq!(f.join(LoginCall::Given, || 8), Role::Lead);
+        assert_eq!(f.join(LoginCall::OnDemand, || 9), Role::Wait);
+        assert_eq!(f.join(LoginCall::Given, || 10), Role::Wait);
+    }
+
+    #[test]
+    fn reuse_of_the_stored_session_per_call_and_dialect() {
+        use Dialect::{Wafer1, Wafer2};
+        // login(): Wafer 1 reuses a session WeChat still vouches for; Wafer 2 always asks.
+        assert!(LoginCall::Login.reuses_stored(Some(Wafer1)));
+        assert!(!LoginCall::Login.reuses_stored(Some(Wafer2)));
+        assert!(!LoginCall::Login.reuses_stored(None));
+        // request({ login: true }) reuses in both dialects.
+        for d in [Some(Wafer1), Some(Wafer2), None] {
+            assert!(LoginCall::OnDemand.reuses_stored(d));
+            for call in [LoginCall::WithCode, LoginCall::Given, LoginCall::Renew] {
+                assert!(!call.reuses_stored(d), "{call:?} {d:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn login_mode_per_call() {
+        use Dialect::{Wafer1, Wafer2};
+        assert_eq!(LoginCall::Login.mode(Some(Wafer2)), Some(LoginMode::Full));
+        assert_eq!(
+            LoginCall::WithCode.mode(Some(Wafer1)),
+            Some(LoginMode::CodeOnly)
+        );
+        assert_eq!(
+            LoginCall::OnDemand.mode(Some(Wafer2)),
+            Some(LoginMode::CodeOnly)
+        );
+        assert_eq!(LoginCall::Renew.mode(Some(Wafer1)), Some(LoginMode::Full));
+        assert_eq!(LoginCall::Renew.mode(None), Some(LoginMode::Full));
+        assert_eq!(LoginCall::Given.mode(Some(Wafer2)), None);
+        assert_eq!(given_mode(true), LoginMode::Full);
+        assert_eq!(given_mode(false), LoginMode::CodeOnly);
+    }
+
+    #[test]
+    fn wafer2_answer_without_skey_is_a_failure() {
+        // The quickstart answers an unknown route with { code: 0, data: {} }.
+        for body in [
+            json!({ "code": 0, "data": {} }),
+            json!({ "code": 0 }),
+            json!({ "code": 0, "data": { "userinfo": { "n": 1 } } }),
+            json!({ "code": 0, "data": { "skey": "", "userinfo": { "n": 1 } } }),
+        ] {
+            for p in [Protocol::Auto, W2] {
+                for mode in [LoginMode::Full, LoginMode::CodeOnly] {
+                    let e = classify_login(p, mode, 200, &body).unwrap_err();
+                    assert_eq!(e.ty, ErrorType::LoginMissingSession, "{body}");
+                }
+            }
+        }
     }
 
     #[test]

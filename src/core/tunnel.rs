@@ -11,7 +11,9 @@
 //!
 //! Messages are queued while the tunnel is not ACTIVE (bounded, order kept) and drained
 //! in order once it is. `P` is the message payload: the runtime uses a JS string handle,
-//! tests use plain numbers.
+//! tests use plain numbers. `D` is the detail of an `error` event: the platform's own
+//! result object in the runtime (the socket's `{ errMsg }` / `{ code, reason }`, the
+//! handshake's answer), text in tests.
 
 use super::body::{number_field_is, string_field, Body};
 use super::config::TunnelConfig;
@@ -39,15 +41,14 @@ impl Status {
     }
 }
 
-/// `error` event codes (`Tunnel.ERR_*`).
+/// `error` event codes (`Tunnel.ERR_*`), as `wafer-client-sdk` 0.8 emits them (it also
+/// defines `ERR_CONNECT_SOCKET` 1002 but never emits it; neither do we).
 pub mod codes {
-    /// The first handshake (`GET serviceUrl`) failed.
+    /// The first handshake (`GET serviceUrl`) failed or gave no socket URL.
     pub const ERR_CONNECT_SERVICE: u16 = 1001;
-    /// The first socket failed to open.
-    pub const ERR_CONNECT_SOCKET: u16 = 1002;
     /// Reconnecting gave up after `maxReconnectAttempts`.
     pub const ERR_RECONNECT: u16 = 2001;
-    /// The socket of an ACTIVE tunnel reported an error (a reconnect follows).
+    /// The first socket errored or closed while CONNECTING.
     pub const ERR_SOCKET_ERROR: u16 = 3001;
     /// `emit()` found the send queue full; the message was not queued.
     pub const ERR_QUEUE_OVERFLOW: u16 = 4001;
@@ -57,19 +58,19 @@ pub mod codes {
 
 /// Payload of an `error` event.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TunnelError {
+pub struct TunnelError<D = String> {
     pub code: u16,
     pub message: &'static str,
-    pub detail: Option<String>,
+    pub detail: Option<D>,
 }
 
-impl TunnelError {
-    pub fn new(code: u16, detail: Option<String>) -> Self {
+impl<D> TunnelError<D> {
+    /// The error with 0.8's message for its code.
+    pub fn new(code: u16, detail: Option<D>) -> Self {
         let message = match code {
             codes::ERR_CONNECT_SERVICE => "连接信道服务失败，网络错误或者信道服务没有正确响应",
-            codes::ERR_CONNECT_SOCKET => "连接信道失败，网络错误或者信道服务不可用",
             codes::ERR_RECONNECT => "重连失败",
-            codes::ERR_SOCKET_ERROR => "信道发生错误，正在重连",
+            codes::ERR_SOCKET_ERROR => "连接信道失败，网络错误或者信道服务不可用",
             codes::ERR_QUEUE_OVERFLOW => "发送队列已满，消息未发送",
             codes::ERR_INVALID_MESSAGE => "消息内容无法序列化为 JSON，消息未发送",
             _ => "信道错误",
@@ -84,15 +85,15 @@ impl TunnelError {
 
 /// Events for page code, in the order they must be emitted.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Event {
+pub enum Event<D = String> {
     Connect,
     Close,
     Reconnecting,
     Reconnect,
-    Error(TunnelError),
+    Error(TunnelError<D>),
 }
 
-impl Event {
+impl<D> Event<D> {
     pub fn name(&self) -> &'static str {
         match self {
             Event::Connect => "connect",
@@ -147,7 +148,7 @@ pub enum Log {
 
 /// What the runtime must do or emit next.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Output<P> {
+pub enum Output<P, D = String> {
     /// `GET serviceUrl` as a session request; report `handshake_succeeded/failed(gen)`.
     Handshake {
         gen: u32,
@@ -166,7 +167,7 @@ pub enum Output<P> {
     CloseSocket {
         gen: u32,
     },
-    Event(Event),
+    Event(Event<D>),
     Log(Log),
 }
 
@@ -211,13 +212,13 @@ enum Phase {
 }
 
 #[derive(Debug)]
-pub struct Tunnel<P> {
+pub struct Tunnel<P, D = String> {
     cfg: TunnelConfig,
     status: Status,
     phase: Phase,
     gen: u32,
     queue: VecDeque<P>,
-    out: VecDeque<Output<P>>,
+    out: VecDeque<Output<P, D>>,
     interval_ms: u64,
     next_ping: Option<u64>,
     pong_due: Option<u64>,
@@ -229,7 +230,7 @@ pub struct Tunnel<P> {
     socket_url: Option<String>,
 }
 
-impl<P> Tunnel<P> {
+impl<P, D> Tunnel<P, D> {
     pub fn new(cfg: TunnelConfig, seed: u64) -> Self {
         Tunnel {
             cfg,
@@ -331,7 +332,9 @@ impl<P> Tunnel<P> {
         self.out.push_back(Output::OpenSocket { gen, url });
     }
 
-    pub fn handshake_failed(&mut self, gen: u32, detail: Option<String>, now: u64) {
+    /// The handshake failed; `detail` is what it failed with (the answer without a socket
+    /// URL, the request's failure).
+    pub fn handshake_failed(&mut self, gen: u32, detail: Option<D>, now: u64) {
         if self.phase != (Phase::Handshaking { gen }) {
             return;
         }
@@ -355,12 +358,15 @@ impl<P> Tunnel<P> {
         });
     }
 
-    pub fn socket_closed(&mut self, gen: u32, detail: Option<String>, now: u64) {
-        self.socket_down(gen, detail, false, now);
+    /// Socket `gen` closed; `detail` is the platform's close result.
+    pub fn socket_closed(&mut self, gen: u32, detail: Option<D>, now: u64) {
+        self.socket_down(gen, detail, now);
     }
 
-    pub fn socket_errored(&mut self, gen: u32, detail: Option<String>, now: u64) {
-        self.socket_down(gen, detail, true, now);
+    /// Socket `gen` reported an error (or could not be opened); `detail` is the
+    /// platform's error result.
+    pub fn socket_errored(&mut self, gen: u32, detail: Option<D>, now: u64) {
+        self.socket_down(gen, detail, now);
     }
 
     /// A `Send` could not be handed to the socket: the message goes back to the head
@@ -373,7 +379,7 @@ impl<P> Tunnel<P> {
             self.queue.push_front(p);
         }
         self.out.push_back(Output::CloseSocket { gen });
-        self.link_lost(now);
+        self.link_lost(None, now);
     }
 
     /// A frame on socket `gen` that starts with [`packet::MESSAGE_PREFIX`] and runs past
@@ -501,7 +507,7 @@ impl<P> Tunnel<P> {
                 if self.pong_due.is_some_and(|due| now >= due) {
                     self.log(|| Log::LinkDead);
                     self.out.push_back(Output::CloseSocket { gen });
-                    self.link_lost(now);
+                    self.link_lost(None, now);
                 } else if self.next_ping.is_some_and(|at| now >= at) {
                     self.ping(gen, now);
                 }
@@ -513,7 +519,7 @@ impl<P> Tunnel<P> {
     // ---- outputs ------------------------------------------------------------------
 
     /// The next thing to do. While ACTIVE, queued messages follow everything else.
-    pub fn poll(&mut self) -> Option<Output<P>> {
+    pub fn poll(&mut self) -> Option<Output<P, D>> {
         if let Some(o) = self.out.pop_front() {
             return Some(o);
         }
@@ -558,21 +564,18 @@ impl<P> Tunnel<P> {
         self.start_attempt();
     }
 
-    fn socket_down(&mut self, gen: u32, detail: Option<String>, error: bool, now: u64) {
+    /// The socket of attempt `gen` is gone. While opening, the attempt failed (the first
+    /// connection reports `ERR_SOCKET_ERROR`, as 0.8 does); while open, the link is lost
+    /// and `reconnecting` says so (0.8 reports no error for that either).
+    fn socket_down(&mut self, gen: u32, detail: Option<D>, now: u64) {
         match self.phase {
             Phase::Opening { gen: g } if g == gen => {
                 self.out.push_back(Output::CloseSocket { gen });
-                self.attempt_failed(codes::ERR_CONNECT_SOCKET, detail, now);
+                self.attempt_failed(codes::ERR_SOCKET_ERROR, detail, now);
             }
             Phase::Open { gen: g } if g == gen => {
                 self.out.push_back(Output::CloseSocket { gen });
-                if error {
-                    self.push_event(Event::Error(TunnelError::new(
-                        codes::ERR_SOCKET_ERROR,
-                        detail,
-                    )));
-                }
-                self.link_lost(now);
+                self.link_lost(detail, now);
             }
             _ => {}
         }
@@ -580,7 +583,7 @@ impl<P> Tunnel<P> {
 
     /// An attempt (handshake or socket) failed: the first connection gives up with
     /// `code`; a reconnection waits and tries again.
-    fn attempt_failed(&mut self, code: u16, detail: Option<String>, now: u64) {
+    fn attempt_failed(&mut self, code: u16, detail: Option<D>, now: u64) {
         match self.status {
             Status::Connecting => {
                 self.phase = Phase::Idle;
@@ -592,16 +595,19 @@ impl<P> Tunnel<P> {
         }
     }
 
-    fn link_lost(&mut self, now: u64) {
+    /// The link of an ACTIVE tunnel is gone (`detail`: the platform's report, if any).
+    fn link_lost(&mut self, detail: Option<D>, now: u64) {
         self.next_ping = None;
         self.pong_due = None;
         self.attempts = 0;
         self.set_status(Status::Reconnecting);
         self.push_event(Event::Reconnecting);
-        self.schedule_retry(None, now);
+        self.schedule_retry(detail, now);
     }
 
-    fn schedule_retry(&mut self, detail: Option<String>, now: u64) {
+    /// Wait for the next attempt, or give up with `ERR_RECONNECT` carrying the detail of
+    /// the last failure.
+    fn schedule_retry(&mut self, detail: Option<D>, now: u64) {
         if self
             .cfg
             .max_attempts
@@ -664,7 +670,7 @@ impl<P> Tunnel<P> {
         }
     }
 
-    fn push_event(&mut self, e: Event) {
+    fn push_event(&mut self, e: Event<D>) {
         self.out.push_back(Output::Event(e));
     }
 
@@ -676,24 +682,20 @@ impl<P> Tunnel<P> {
 }
 
 /// Read the handshake answer (`GET serviceUrl`): Wafer 1 `{ url }`, Wafer 2
-/// `{ code: 0, data: { connectUrl } }`. `Err` carries a short reason for the `error` event.
-pub fn handshake_url<B: Body>(status: u16, body: Option<&B>) -> Result<String, String> {
+/// `{ code: 0, data: { connectUrl } }`. `None` when it holds no usable socket URL (the
+/// `error` event then carries the answer itself, as 0.8's does).
+pub fn handshake_url<B: Body>(status: u16, body: Option<&B>) -> Option<String> {
     if status != 200 {
-        return Err(["HTTP ", &status.to_string()].concat());
+        return None;
     }
-    let body = body.ok_or("empty handshake response")?;
+    let body = body?;
     let url = string_field(body, "url").or_else(|| {
         let data = body
             .get("data")
             .filter(|_| number_field_is(body, "code", 0.0))?;
         string_field(&data, "connectUrl")
-    });
-    match url {
-        Some(u) if u.starts_with("ws://") || u.starts_with("wss://") => Ok(u),
-        Some(_) => Err("handshake returned a URL that is not ws:// or wss://".into()),
-        None => Err(string_field(body, "error")
-            .unwrap_or_else(|| "handshake response without a socket URL".into())),
-    }
+    })?;
+    (url.starts_with("ws://") || url.starts_with("wss://")).then_some(url)
 }
 
 #[cfg(test)]

@@ -12,15 +12,16 @@ use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 use crate::core::config::{resolve_tunnel, ClientConfig, Options};
 use crate::core::error::{ErrorKind, SdkError};
-use crate::core::login::{self, Flight, LoginMode};
+use crate::core::login::{self, Flight, LoginCall, LoginMode, Role};
 use crate::core::protocol::{Dialect, DialectState, Headers};
 use crate::core::request::{self, Attempt, Next};
+use crate::core::session::Session;
 
 use super::js::{error_text, get, get_string, header_object, object, set, to_js_error, JsBody};
 use super::log::record;
 use super::options::{read_knobs, read_options};
 use super::platform::Platform;
-use super::session::{self, SessionStore};
+use super::session;
 use super::tunnel::{Strings, TunnelHandle, TunnelInner};
 
 type Outcome = Result<JsValue, JsValue>;
@@ -28,12 +29,45 @@ type Outcome = Result<JsValue, JsValue>;
 /// A platform event callback kept alive for the life of the client.
 type Hook = Closure<dyn Fn(JsValue)>;
 
-/// Where and how to log in (from `login(options)`; empty for automatic logins).
+/// How a session request failed.
+pub(crate) enum Failure {
+    /// `wx.request` / `wx.uploadFile` itself failed: its own `fail` result.
+    Transport(JsValue),
+    /// The SDK's `LoginError` / `RequestError` (session rejected, login failed, ...).
+    Sdk(JsValue),
+}
+
+/// Credentials the page got itself (`requestLogin({ loginParams })`).
+struct Given {
+    code: String,
+    /// `encryptedData` and `iv`, when the page has them.
+    user: Option<(String, String)>,
+    /// `loginParams.userInfo`: what a Wafer 1 session stores as the profile.
+    user_info: JsValue,
+}
+
+/// Where and how to log in (from the caller's options; empty for automatic logins).
 #[derive(Default)]
 struct LoginParams {
     url: Option<String>,
     method: Option<String>,
     data: JsValue,
+    /// `login({ lang })`, passed to `wx.getUserInfo`.
+    lang: Option<String>,
+    given: Option<Given>,
+}
+
+impl LoginParams {
+    /// The options every public login call takes (`loginUrl`, `method`, `data`, `lang`).
+    fn read(options: &JsValue) -> Self {
+        LoginParams {
+            url: get_string(options, "loginUrl").filter(|u| !u.is_empty()),
+            method: get_string(options, "method"),
+            data: get(options, "data"),
+            lang: get_string(options, "lang").filter(|l| !l.is_empty()),
+            given: None,
+        }
+    }
 }
 
 pub(crate) struct Inner {
@@ -43,7 +77,6 @@ pub(crate) struct Inner {
     tunnel_defaults: RefCell<Options>,
     logger: RefCell<Option<Function>>,
     dialect: Cell<DialectState>,
-    session: RefCell<SessionStore>,
     flight: RefCell<Flight<oneshot::Sender<Outcome>>>,
     tunnels: RefCell<Vec<Weak<TunnelInner>>>,
     next_tunnel_id: Cell<u32>,
@@ -69,7 +102,6 @@ impl Client {
             tunnel_defaults: RefCell::default(),
             logger: RefCell::default(),
             dialect: Cell::default(),
-            session: RefCell::default(),
             flight: RefCell::default(),
             tunnels: RefCell::default(),
             next_tunnel_id: Cell::new(1),
@@ -103,23 +135,47 @@ impl Client {
         }
     }
 
-    /// `login(options)` (`code_only`: `loginWithCode`): resolves with the user info.
-    pub fn login(&self, options: JsValue, code_only: bool) -> Promise {
+    /// `login(options)`: resolves with the user info.
+    pub fn login(&self, options: JsValue) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            let params = LoginParams {
-                url: get_string(&options, "loginUrl").filter(|u| !u.is_empty()),
-                method: get_string(&options, "method"),
-                data: get(&options, "data"),
+            let params = LoginParams::read(&options);
+            inner.run_login(LoginCall::Login, params).await
+        })
+    }
+
+    /// `loginWithCode(options)`: resolves with the user info.
+    #[wasm_bindgen(js_name = loginWithCode)]
+    pub fn login_with_code(&self, options: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let params = LoginParams::read(&options);
+            inner.run_login(LoginCall::WithCode, params).await
+        })
+    }
+
+    /// `requestLogin({ loginParams: { code, encryptedData, iv }, ... })`: resolves with
+    /// the user info.
+    #[wasm_bindgen(js_name = requestLogin)]
+    pub fn request_login(&self, options: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let mut params = LoginParams::read(&options);
+            let given = get(&options, "loginParams");
+            let Some(code) = get_string(&given, "code").filter(|c| !c.is_empty()) else {
+                return Err(inner.error(&SdkError::invalid_params(
+                    ErrorKind::Login,
+                    "requestLogin() needs loginParams.code (a wx.login code)",
+                )));
             };
-            // `login()` reuses a stored session that WeChat still vouches for;
-            // `loginWithCode()` is an explicit request for a fresh one.
-            let (mode, reuse) = if code_only {
-                (LoginMode::CodeOnly, false)
-            } else {
-                (LoginMode::Full, true)
-            };
-            inner.run_login(mode, reuse, params).await
+            let encrypted_data = get_string(&given, "encryptedData").filter(|v| !v.is_empty());
+            let iv = get_string(&given, "iv").filter(|v| !v.is_empty());
+            params.given = Some(Given {
+                code,
+                user: encrypted_data.zip(iv),
+                user_info: get(&given, "userInfo"),
+            });
+            inner.run_login(LoginCall::Given, params).await
         })
     }
 
@@ -136,30 +192,19 @@ impl Client {
         future_to_promise(async move { inner.request(options, true).await })
     }
 
-    /// `Session.get()`: the stored value as is, or `null`.
-    #[wasm_bindgen(js_name = getSession)]
-    pub fn get_session(&self) -> JsValue {
-        self.inner.ensure_session_loaded();
-        self.inner.session.borrow().raw()
-    }
-
-    /// `Session.set(value)`.
-    #[wasm_bindgen(js_name = setSession)]
-    pub fn set_session(&self, value: JsValue) {
-        self.inner.store_session(value);
-    }
-
-    /// `Session.clear()` / `clearSession()`.
-    #[wasm_bindgen(js_name = clearSession)]
-    pub fn clear_session(&self) {
-        self.inner.store_session(JsValue::NULL);
-    }
-
-    /// `buildSessionHeader()`: the session headers of the dialect in force, or `{}`.
+    /// `buildSessionHeader()`: the stored session's headers in the dialect in force, or `{}`.
     #[wasm_bindgen(js_name = buildSessionHeader)]
     pub fn build_session_header(&self) -> Object {
         let (headers, _) = self.inner.session_headers();
         header_object(&JsValue::UNDEFINED, &headers)
+    }
+
+    /// Storage refused a session write (the shim kept the value in memory and reported
+    /// it): the debug log says so too.
+    #[wasm_bindgen(js_name = logStorageFailure)]
+    pub fn log_storage_failure(&self) {
+        self.inner
+            .log(|| record("session", "storage-error", &[("kept", "memory".into())]));
     }
 
     /// `new Tunnel(url, options)`: `knobs` holds the legacy static knobs.
@@ -247,35 +292,24 @@ impl Inner {
 
     // ---- session ----------------------------------------------------------------
 
-    fn ensure_session_loaded(&self) {
-        if !self.session.borrow().is_loaded() {
-            let raw = session::read(&self.platform);
-            let decoded = session::decode(&raw);
-            self.session.borrow_mut().load(raw, decoded);
-        }
+    /// The stored session, read now.
+    fn stored(&self) -> session::Stored {
+        session::read(&self.platform)
     }
 
-    fn store_session(&self, raw: JsValue) {
-        self.ensure_session_loaded();
-        let decoded = session::decode(&raw);
-        self.session.borrow_mut().replace(raw.clone(), decoded);
-        if let Err(e) = session::write(&self.platform, &raw) {
-            // Keep the session for this run; the next launch logs in again.
-            let _ = self.platform.report_error("storage", &e);
-            self.log(|| record("session", "storage-error", &[]));
-        }
+    /// Store `raw` (`null`: clear).
+    fn store_session(&self, raw: &JsValue) {
+        session::write(&self.platform, raw);
     }
 
-    fn session_skey(&self) -> Option<String> {
-        self.ensure_session_loaded();
-        self.session.borrow().session().map(|s| s.skey.clone())
+    /// The dialect in force for a stored session (its shape counts until a server spoke).
+    fn dialect_for(&self, stored: Option<&Session>) -> Option<Dialect> {
+        self.dialect.get().current(stored.map(Session::shape))
     }
 
-    /// The dialect in force (the stored session's shape counts until a server spoke).
+    /// The dialect in force now.
     fn dialect(&self) -> Option<Dialect> {
-        self.ensure_session_loaded();
-        let shape = self.session.borrow().session().map(|s| s.shape());
-        self.dialect.get().current(shape)
+        self.dialect_for(self.stored().session.as_ref())
     }
 
     fn learn(&self, d: Dialect) {
@@ -286,12 +320,12 @@ impl Inner {
 
     /// The headers carrying the stored session, and the skey they carry.
     fn session_headers(&self) -> (Headers, Option<String>) {
-        let dialect = self.dialect();
-        let store = self.session.borrow();
-        match store.session() {
+        let stored = self.stored().session;
+        let dialect = self.dialect_for(stored.as_ref());
+        match stored {
             Some(s) => {
                 let headers = s.headers(dialect.unwrap_or(s.shape()));
-                let sent = (!headers.is_empty()).then(|| s.skey.clone());
+                let sent = (!headers.is_empty()).then_some(s.skey);
                 (headers, sent)
             }
             None => (Vec::new(), None),
@@ -300,29 +334,27 @@ impl Inner {
 
     // ---- login ------------------------------------------------------------------
 
-    /// Log in, or join the login already running (single flight).
-    async fn run_login(
-        self: &Rc<Self>,
-        mode: LoginMode,
-        reuse: bool,
-        params: LoginParams,
-    ) -> Outcome {
-        let mut waiter = None;
-        let leads = self.flight.borrow_mut().join(|| {
-            let (tx, rx) = oneshot::channel();
-            waiter = Some(rx);
-            tx
-        });
-        if !leads {
-            self.log(|| record("session", "login-joined", &[]));
-            return match waiter {
-                Some(rx) => rx
+    /// Log in for `call`, or share the login already running (single flight).
+    async fn run_login(self: &Rc<Self>, call: LoginCall, params: LoginParams) -> Outcome {
+        loop {
+            let mut waiter = None;
+            let role = self.flight.borrow_mut().join(call, || {
+                let (tx, rx) = oneshot::channel();
+                waiter = Some(rx);
+                tx
+            });
+            let Some(rx) = waiter else { break };
+            if role == Role::Join {
+                self.log(|| record("session", "login-joined", &[]));
+                return rx
                     .await
-                    .unwrap_or_else(|_| Err(self.error(&login::login_request_failed(None)))),
-                None => Err(self.error(&login::login_request_failed(None))),
-            };
+                    .unwrap_or_else(|_| Err(self.error(&login::login_request_failed(None))));
+            }
+            // The running login cannot answer this call: wait for it, then try again.
+            self.log(|| record("session", "login-queued", &[]));
+            let _ = rx.await;
         }
-        let outcome = self.login_once(mode, reuse, params).await;
+        let outcome = self.login_once(call, params).await;
         let waiters = self.flight.borrow_mut().finish();
         for w in waiters {
             let _ = w.send(outcome.clone());
@@ -330,57 +362,38 @@ impl Inner {
         outcome
     }
 
-    async fn login_once(
-        self: &Rc<Self>,
-        mode: LoginMode,
-        reuse: bool,
-        params: LoginParams,
-    ) -> Outcome {
+    async fn login_once(self: &Rc<Self>, call: LoginCall, params: LoginParams) -> Outcome {
         let url = params
             .url
             .or_else(|| self.config.borrow().login_url.clone());
         let Some(url) = url else {
             return Err(self.error(&SdkError::missing_login_url()));
         };
-        if reuse {
-            self.ensure_session_loaded();
-            let stored = {
-                let store = self.session.borrow();
-                store.session().map(|s| (store.raw(), s.user_info_field()))
-            };
-            if let Some((raw, field)) = stored {
+        let stored = self.stored();
+        let dialect = self.dialect_for(stored.session.as_ref());
+        if call.reuses_stored(dialect) {
+            if let Some(s) = &stored.session {
+                let field = s.user_info_field();
                 let valid = settle(self.platform.check_session())
                     .await
                     .is_ok_and(|v| v.is_truthy());
                 self.log(|| record("session", "check-session", &[("valid", valid.into())]));
                 if valid {
-                    return Ok(get(&raw, field));
+                    return Ok(get(&stored.raw, field));
                 }
-                self.store_session(JsValue::NULL);
+                self.store_session(&JsValue::NULL);
             }
         }
+        let mode = match (call.mode(dialect), &params.given) {
+            (Some(mode), _) => mode,
+            (None, given) => login::given_mode(given.as_ref().is_some_and(|g| g.user.is_some())),
+        };
         self.log(|| record("session", "login", &[("mode", mode.as_str().into())]));
 
-        let wx_login = settle(self.platform.login())
-            .await
-            .map_err(|e| self.error(&login::wx_login_failed(error_text(&e))))?;
-        let Some(code) = get_string(&wx_login, "code").filter(|c| !c.is_empty()) else {
-            return Err(self.error(&login::wx_login_failed(None)));
+        let (code, credentials, profile) = match params.given {
+            Some(g) => (g.code, g.user, g.user_info),
+            None => self.wx_credentials(mode, params.lang.as_deref()).await?,
         };
-        let user = match mode {
-            LoginMode::Full => Some(
-                settle(self.platform.get_user_info())
-                    .await
-                    .map_err(|e| self.error(&login::wx_user_info_failed(error_text(&e))))?,
-            ),
-            LoginMode::CodeOnly => None,
-        };
-        let credentials = user.as_ref().map(|u| {
-            (
-                get_string(u, "encryptedData").unwrap_or_default(),
-                get_string(u, "iv").unwrap_or_default(),
-            )
-        });
         let headers = login::login_headers(
             &code,
             credentials
@@ -388,7 +401,7 @@ impl Inner {
                 .map(|(e, iv)| (e.as_str(), iv.as_str())),
         );
 
-        let call = object(&[
+        let req = object(&[
             ("url", url.into()),
             (
                 "method",
@@ -400,10 +413,10 @@ impl Inner {
             ),
         ]);
         if !params.data.is_undefined() {
-            set(&call, "data", &params.data);
+            set(&req, "data", &params.data);
         }
-        self.apply_timeout(&call);
-        let response = settle(self.platform.request(&call))
+        self.apply_timeout(&req);
+        let response = settle(self.platform.request(&req))
             .await
             .map_err(|e| self.error(&login::login_request_failed(error_text(&e))))?;
 
@@ -426,13 +439,10 @@ impl Inner {
             // Wafer 1 stores the server's `session` plus the WeChat profile, as 0.8 did.
             Dialect::Wafer1 => {
                 let s = get(&data, "session");
-                let user_info = user
-                    .as_ref()
-                    .map_or(JsValue::UNDEFINED, |u| get(u, "userInfo"));
                 if let Some(o) = s.dyn_ref::<Object>() {
-                    set(o, "userInfo", &user_info);
+                    set(o, "userInfo", &profile);
                 }
-                (s, user_info)
+                (s, profile)
             }
             // Wafer 2 stores the response's `data` as is, as 2.1 did.
             Dialect::Wafer2 => {
@@ -441,7 +451,7 @@ impl Inner {
                 (d, user_info)
             }
         };
-        self.store_session(stored);
+        self.store_session(&stored);
         self.log(|| {
             record(
                 "session",
@@ -450,6 +460,36 @@ impl Inner {
             )
         });
         Ok(user_info)
+    }
+
+    /// `wx.login`, and `wx.getUserInfo({ lang })` for a full login: the code, the
+    /// encrypted profile and the profile.
+    async fn wx_credentials(
+        &self,
+        mode: LoginMode,
+        lang: Option<&str>,
+    ) -> Result<(String, Option<(String, String)>, JsValue), JsValue> {
+        let wx_login = settle(self.platform.login())
+            .await
+            .map_err(|e| self.error(&login::wx_login_failed(error_text(&e))))?;
+        let Some(code) = get_string(&wx_login, "code").filter(|c| !c.is_empty()) else {
+            return Err(self.error(&login::wx_login_failed(None)));
+        };
+        if mode == LoginMode::CodeOnly {
+            return Ok((code, None, JsValue::UNDEFINED));
+        }
+        let options = Object::new();
+        if let Some(lang) = lang {
+            set(&options, "lang", &lang.into());
+        }
+        let user = settle(self.platform.get_user_info(&options))
+            .await
+            .map_err(|e| self.error(&login::wx_user_info_failed(error_text(&e))))?;
+        let credentials = (
+            get_string(&user, "encryptedData").unwrap_or_default(),
+            get_string(&user, "iv").unwrap_or_default(),
+        );
+        Ok((code, Some(credentials), get(&user, "userInfo")))
     }
 
     // ---- requests ---------------------------------------------------------------
@@ -471,21 +511,27 @@ impl Inner {
             }
         }
         if get(&options, "login").is_truthy() {
-            let mode = LoginMode::automatic(self.dialect());
-            self.run_login(mode, true, LoginParams::default()).await?;
+            self.run_login(LoginCall::OnDemand, LoginParams::default())
+                .await?;
         }
-        self.send_with_session(&options, upload).await
+        self.send_with_session(&options, upload)
+            .await
+            .map_err(|f| match f {
+                Failure::Transport(e) => self.error(&SdkError::request_failed(error_text(&e))),
+                Failure::Sdk(e) => e,
+            })
     }
 
     /// `GET serviceUrl` for a tunnel. With no session stored (and a login URL set) it
     /// logs in first, as `request({ login: true })` would: a reconnect after the server
     /// rejected (and so cleared) the session must not stay locked out until page code
     /// logs in again. Without a login URL the handshake goes out as is (anonymous tunnels).
-    pub(crate) async fn tunnel_handshake(self: &Rc<Self>, url: &str) -> Outcome {
+    pub(crate) async fn tunnel_handshake(self: &Rc<Self>, url: &str) -> Result<JsValue, Failure> {
         let can_login = self.config.borrow().login_url.is_some();
-        if can_login && self.session_skey().is_none() {
-            let mode = LoginMode::automatic(self.dialect());
-            self.run_login(mode, false, LoginParams::default()).await?;
+        if can_login && self.stored().session.is_none() {
+            self.run_login(LoginCall::Renew, LoginParams::default())
+                .await
+                .map_err(Failure::Sdk)?;
         }
         let call = object(&[("url", url.into()), ("method", "GET".into())]);
         self.send_with_session(&call, false).await
@@ -493,7 +539,11 @@ impl Inner {
 
     /// Send with the stored session; on a session failure clear it, log in again
     /// and resend, once.
-    async fn send_with_session(self: &Rc<Self>, options: &JsValue, upload: bool) -> Outcome {
+    async fn send_with_session(
+        self: &Rc<Self>,
+        options: &JsValue,
+        upload: bool,
+    ) -> Result<JsValue, Failure> {
         let mut attempt = Attempt::default();
         loop {
             let (headers, sent) = self.session_headers();
@@ -503,9 +553,7 @@ impl Inner {
             } else {
                 self.platform.request(&call)
             };
-            let response = settle(pending)
-                .await
-                .map_err(|e| self.error(&SdkError::request_failed(error_text(&e))))?;
+            let response = settle(pending).await.map_err(Failure::Transport)?;
             let data = get(&response, "data");
             // uploadFile's data is a string: parse it only to look for a session failure.
             let body = if upload {
@@ -521,8 +569,10 @@ impl Inner {
             if let Some(d) = learned {
                 self.learn(d);
             }
-            let current = self.session_skey();
-            match attempt.next(verdict, self.dialect(), sent.as_deref(), current.as_deref()) {
+            let now = self.stored().session;
+            let dialect = self.dialect_for(now.as_ref());
+            let current = now.map(|s| s.skey);
+            match attempt.next(verdict, dialect, sent.as_deref(), current.as_deref()) {
                 Next::Deliver => return Ok(response),
                 Next::Resend => {
                     self.log(|| {
@@ -531,19 +581,20 @@ impl Inner {
                 }
                 Next::Relogin { clear } => {
                     if clear {
-                        self.store_session(JsValue::NULL);
+                        self.store_session(&JsValue::NULL);
                     }
                     self.log(|| {
                         record("request", "retry", &[("reason", "session-invalid".into())])
                     });
-                    let mode = LoginMode::automatic(self.dialect());
-                    self.run_login(mode, false, LoginParams::default()).await?;
+                    self.run_login(LoginCall::Renew, LoginParams::default())
+                        .await
+                        .map_err(Failure::Sdk)?;
                 }
                 Next::Fail { error, clear } => {
                     if clear {
-                        self.store_session(JsValue::NULL);
+                        self.store_session(&JsValue::NULL);
                     }
-                    return Err(self.error(&error));
+                    return Err(Failure::Sdk(self.error(&error)));
                 }
             }
         }

@@ -23,22 +23,23 @@ extern "C" {
     #[wasm_bindgen(method, catch)]
     pub fn login(this: &Platform) -> Result<Promise, JsValue>;
 
-    /// `wx.getUserInfo()` → `{ userInfo, encryptedData, iv }`.
+    /// `wx.getUserInfo(options)` → `{ userInfo, encryptedData, iv }` (`options`: `{ lang }`).
     #[wasm_bindgen(method, catch, js_name = getUserInfo)]
-    pub fn get_user_info(this: &Platform) -> Result<Promise, JsValue>;
+    pub fn get_user_info(this: &Platform, options: &Object) -> Result<Promise, JsValue>;
 
     /// `wx.checkSession()` → `true` / `false`.
     #[wasm_bindgen(method, catch, js_name = checkSession)]
     pub fn check_session(this: &Platform) -> Result<Promise, JsValue>;
 
-    #[wasm_bindgen(method, catch, js_name = getStorage)]
-    pub fn get_storage(this: &Platform, key: &str) -> Result<JsValue, JsValue>;
+    /// The stored session value as is, read from storage on every call
+    /// (`js-shim/session.js`).
+    #[wasm_bindgen(method, catch, js_name = readSession)]
+    pub fn read_session(this: &Platform) -> Result<JsValue, JsValue>;
 
-    #[wasm_bindgen(method, catch, js_name = setStorage)]
-    pub fn set_storage(this: &Platform, key: &str, value: &JsValue) -> Result<(), JsValue>;
-
-    #[wasm_bindgen(method, catch, js_name = removeStorage)]
-    pub fn remove_storage(this: &Platform, key: &str) -> Result<(), JsValue>;
+    /// Store the session value (`null`: remove it). A write storage refuses is kept in
+    /// memory for this run and reported by the shim.
+    #[wasm_bindgen(method, catch, js_name = writeSession)]
+    pub fn write_session(this: &Platform, value: &JsValue) -> Result<(), JsValue>;
 
     /// Open a socket; its events arrive as `sink(gen, kind, data)` with the `SOCKET_*`
     /// kinds below, never synchronously inside this call.

@@ -12,7 +12,7 @@ use super::platform::Platform;
 #[wasm_bindgen(inline_js = r#"
 export function fakePlatform() {
   const f = {
-    calls: { request: [], login: 0, getUserInfo: 0, checkSession: 0, sockets: [], errors: [], logs: [] },
+    calls: { request: [], login: 0, getUserInfo: [], checkSession: 0, sockets: [], errors: [], logs: [] },
     routes: {},          // url -> (options, n) => result | Promise (throw/reject = wx fail)
     storage: new Map(),
     sessionValid: true,
@@ -30,11 +30,11 @@ export function fakePlatform() {
     },
     uploadFile(options) { return f.platform.request(options); },
     login() { f.calls.login++; return Promise.resolve({ code: 'code-' + f.calls.login }); },
-    getUserInfo() { f.calls.getUserInfo++; return Promise.resolve({ userInfo: { nickName: '小明' }, encryptedData: 'enc', iv: 'iv' }); },
+    getUserInfo(options) { f.calls.getUserInfo.push(JSON.parse(JSON.stringify(options))); return Promise.resolve({ userInfo: { nickName: '小明' }, encryptedData: 'enc', iv: 'iv' }); },
     checkSession() { f.calls.checkSession++; return Promise.resolve(f.sessionValid); },
-    getStorage(k) { return f.storage.has(k) ? JSON.parse(f.storage.get(k)) : ''; },
-    setStorage(k, v) { f.storage.set(k, JSON.stringify(v)); },
-    removeStorage(k) { f.storage.delete(k); },
+    // Storage under the session key, read on every call (js-shim/session.js in the package).
+    readSession() { return f.storage.has('session') ? JSON.parse(f.storage.get('session')) : ''; },
+    writeSession(v) { if (v === null || v === undefined) f.storage.delete('session'); else f.storage.set('session', JSON.stringify(v)); },
     connectSocket(url, sink, gen) {
       const s = { url, gen, sent: [], closed: false, isOpen: false };
       s.open = () => { s.isOpen = true; sink(gen, 0, null); };
@@ -70,7 +70,6 @@ extern "C" {
 }
 
 const MAGIC: &str = "F2C224D4-2BCE-4C64-AF9F-A6D872000D1A";
-const KEY: &str = "weapp_session_F2C224D4-2BCE-4C64-AF9F-A6D872000D1A";
 
 struct Fake(JsValue);
 
@@ -137,14 +136,12 @@ async fn wafer1_login_stores_the_official_shape() {
     let client = fake.client();
     fake.route("https://x/login", WAFER1_LOGIN);
     client.set_login_url("https://x/login".into()).unwrap();
-    let user = settle(client.login(JsValue::UNDEFINED, false))
-        .await
-        .unwrap();
+    let user = settle(client.login(JsValue::UNDEFINED)).await.unwrap();
     assert_eq!(
         field(&user, "nickName").as_string().as_deref(),
         Some("小明")
     );
-    let stored = fake.call(&fake.get(&["platform"]), "getStorage", &[KEY.into()]);
+    let stored = fake.call(&fake.get(&["platform"]), "readSession", &[]);
     assert_eq!(
         json(&stored),
         r#"{"id":"id1","skey":"skey1","userInfo":{"nickName":"小明"}}"#
@@ -167,29 +164,144 @@ async fn concurrent_logins_share_one_wx_login() {
     let client = fake.client();
     fake.route("https://x/login", WAFER1_LOGIN);
     client.set_login_url("https://x/login".into()).unwrap();
-    let all: Array = (0..8)
-        .map(|_| client.login(JsValue::UNDEFINED, false))
-        .collect();
+    let all: Array = (0..8).map(|_| client.login(JsValue::UNDEFINED)).collect();
     let users = settle(Promise::all(&all)).await.unwrap();
     assert_eq!(Array::from(&users).length(), 8);
     assert_eq!(fake.count("login"), 1);
     assert_eq!(fake.requests().length(), 1);
     // A valid stored session costs no login at all.
-    settle(client.login(JsValue::UNDEFINED, false))
-        .await
-        .unwrap();
+    settle(client.login(JsValue::UNDEFINED)).await.unwrap();
     assert_eq!(fake.count("login"), 1);
     assert_eq!(fake.count("checkSession"), 1);
+}
+
+#[wasm_bindgen_test]
+async fn the_stored_session_is_read_on_every_use() {
+    let fake = Fake::new();
+    let client = fake.client();
+    fake.route("https://x/login", WAFER1_LOGIN);
+    client.set_login_url("https://x/login".into()).unwrap();
+    settle(client.login(JsValue::UNDEFINED)).await.unwrap();
+    let storage = fake.get(&["storage"]);
+    let plant = |text: &str| {
+        fake.call(&storage, "set", &["session".into(), text.into()]);
+    };
+    // Written by other code: used at once.
+    plant(r#"{"id":"other","skey":"k2"}"#);
+    assert_eq!(
+        json(&client.build_session_header().into()),
+        r#"{"X-WX-Id":"other","X-WX-Skey":"k2"}"#
+    );
+    // Corrupt values and a cleared storage: no session.
+    for corrupt in ["42", r#""not a session""#, "{}"] {
+        plant(corrupt);
+        assert_eq!(
+            json(&client.build_session_header().into()),
+            "{}",
+            "{corrupt}"
+        );
+    }
+    fake.call(&storage, "clear", &[]);
+    assert_eq!(json(&client.build_session_header().into()), "{}");
+    // ...so request({ login: true }) logs in again.
+    fake.route(
+        "https://x/user",
+        "(o) => ({ statusCode: 200, data: { code: 0, id: o.header['X-WX-Id'] } })",
+    );
+    let res = settle(client.request(opts(&[
+        ("url", "https://x/user".into()),
+        ("login", true.into()),
+    ])))
+    .await
+    .unwrap();
+    assert_eq!(json(&field(&res, "data")), r#"{"code":0,"id":"id2"}"#);
+    assert_eq!(fake.count("login"), 2);
+}
+
+const WAFER2_LOGIN: &str =
+    "(o, n) => ({ statusCode: 200, data: { code: 0, data: { skey: 'k' + n, userinfo: { n } } } })";
+
+#[wasm_bindgen_test]
+async fn wafer2_login_always_asks_the_server_and_request_login_reuses() {
+    let fake = Fake::new();
+    let client = fake.client();
+    fake.route("https://x/weapp/login", WAFER2_LOGIN);
+    fake.route(
+        "https://x/weapp/user",
+        "(o) => ({ statusCode: 200, data: { code: 0, data: o.header['X-WX-Skey'] } })",
+    );
+    client
+        .set_login_url("https://x/weapp/login".into())
+        .unwrap();
+    let first = settle(client.login(JsValue::UNDEFINED)).await.unwrap();
+    let second = settle(client.login(opts(&[("lang", "zh_CN".into())])))
+        .await
+        .unwrap();
+    assert_eq!(json(&first), r#"{"n":1}"#);
+    assert_eq!(
+        json(&second),
+        r#"{"n":2}"#,
+        "the fresh profile, not the stored one"
+    );
+    assert_eq!(fake.count("login"), 2);
+    assert_eq!(fake.count("checkSession"), 0);
+    assert_eq!(
+        json(&fake.get(&["calls", "getUserInfo"])),
+        r#"[{},{"lang":"zh_CN"}]"#
+    );
+    // request({ login: true }) is answered by the stored session WeChat vouches for.
+    let res = settle(client.request(opts(&[
+        ("url", "https://x/weapp/user".into()),
+        ("login", true.into()),
+    ])))
+    .await
+    .unwrap();
+    assert_eq!(json(&field(&res, "data")), r#"{"code":0,"data":"k2"}"#);
+    assert_eq!(fake.count("login"), 2);
+    assert_eq!(fake.count("checkSession"), 1);
+}
+
+#[wasm_bindgen_test]
+async fn request_login_sends_the_page_credentials() {
+    let fake = Fake::new();
+    let client = fake.client();
+    fake.route("https://x/weapp/login", WAFER2_LOGIN);
+    client
+        .set_login_url("https://x/weapp/login".into())
+        .unwrap();
+    let params = opts(&[
+        ("code", "button-code".into()),
+        ("encryptedData", "e".into()),
+        ("iv", "v".into()),
+    ]);
+    let user = settle(client.request_login(opts(&[("loginParams", params)])))
+        .await
+        .unwrap();
+    assert_eq!(json(&user), r#"{"n":1}"#);
+    assert_eq!(
+        fake.count("login"),
+        0,
+        "no wx.login: the page brought its code"
+    );
+    assert_eq!(
+        json(&field(&fake.requests().get(0), "header")),
+        r#"{"X-WX-Code":"button-code","X-WX-Encrypted-Data":"e","X-WX-IV":"v"}"#
+    );
+    let e = settle(client.request_login(opts(&[("loginParams", opts(&[]))])))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field(&e, "type").as_string().as_deref(),
+        Some("ERR_INVALID_PARAMS")
+    );
+    assert_eq!(field(&e, "kind").as_string().as_deref(), Some("LoginError"));
 }
 
 #[wasm_bindgen_test]
 async fn wafer2_invalid_session_relogins_with_code_and_retries_once() {
     let fake = Fake::new();
     let client = fake.client();
-    fake.route(
-        "https://x/weapp/login",
-        "(o, n) => ({ statusCode: 200, data: { code: 0, data: { skey: 'k' + n, userinfo: { n } } } })",
-    );
+    fake.route("https://x/weapp/login", WAFER2_LOGIN);
     fake.route(
         "https://x/weapp/user",
         "(o, n) => n === 1 ? { statusCode: 200, data: { code: -1, error: 'expired' } } : { statusCode: 200, data: { code: 0, data: o.header['X-WX-Skey'] } }",
@@ -197,9 +309,7 @@ async fn wafer2_invalid_session_relogins_with_code_and_retries_once() {
     client
         .set_login_url("https://x/weapp/login".into())
         .unwrap();
-    settle(client.login(JsValue::UNDEFINED, false))
-        .await
-        .unwrap();
+    settle(client.login(JsValue::UNDEFINED)).await.unwrap();
     let res = settle(client.request(opts(&[("url", "https://x/weapp/user".into())])))
         .await
         .unwrap();
@@ -210,7 +320,9 @@ async fn wafer2_invalid_session_relogins_with_code_and_retries_once() {
         r#"{"X-WX-Code":"code-2"}"#
     );
     assert_eq!(
-        fake.count("getUserInfo"),
+        fake.get(&["calls", "getUserInfo"])
+            .unchecked_into::<Array>()
+            .length(),
         1,
         "the retry logs in with the code alone"
     );
@@ -242,7 +354,7 @@ async fn wafer1_second_rejection_fails_with_invalid_session() {
     );
     assert_eq!(field(&err, "detail").as_string().as_deref(), Some("gone"));
     assert_eq!(fake.count("login"), 2, "one login, one re-login, no more");
-    let stored = fake.call(&fake.get(&["platform"]), "getStorage", &[KEY.into()]);
+    let stored = fake.call(&fake.get(&["platform"]), "readSession", &[]);
     assert_eq!(
         stored.as_string().as_deref(),
         Some(""),
@@ -274,9 +386,7 @@ async fn bad_input_is_a_typed_error() {
         field(&e, "type").as_string().as_deref(),
         Some("ERR_INVALID_PARAMS")
     );
-    let e = settle(client.login(JsValue::UNDEFINED, false))
-        .await
-        .unwrap_err();
+    let e = settle(client.login(JsValue::UNDEFINED)).await.unwrap_err();
     assert_eq!(field(&e, "kind").as_string().as_deref(), Some("LoginError"));
     let e = settle(client.request(opts(&[]))).await.unwrap_err();
     assert_eq!(
@@ -312,7 +422,7 @@ async fn storage_garbage_reads_as_no_session() {
         r#"{"id":{},"skey":"k"}"#,
     ] {
         let storage = fake.get(&["storage"]);
-        fake.call(&storage, "set", &[KEY.into(), planted.into()]);
+        fake.call(&storage, "set", &["session".into(), planted.into()]);
         let client = fake.client();
         assert_eq!(
             json(&client.build_session_header().into()),
@@ -448,9 +558,7 @@ async fn logger_gets_records_without_secrets() {
         "() => ({ statusCode: 200, data: { url: 'wss://t/1' } })",
     );
     client.set_login_url("https://x/login".into()).unwrap();
-    settle(client.login(JsValue::UNDEFINED, false))
-        .await
-        .unwrap();
+    settle(client.login(JsValue::UNDEFINED)).await.unwrap();
     let t = client
         .tunnel(
             "https://x/tunnel".into(),

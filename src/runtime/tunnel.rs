@@ -22,8 +22,8 @@ use crate::core::tunnel::{
     self as core_tunnel, Emit, Event, Inbound, Output, Packet, Status, Tunnel,
 };
 
-use super::client::Inner as Client;
-use super::js::{concat2, error_text, get, object, starts_with, JsBody, Message};
+use super::client::{Failure, Inner as Client};
+use super::js::{concat2, get, object, starts_with, JsBody, Message};
 use super::log::{record, tunnel_record};
 use super::platform::{
     Socket, SOCKET_BINARY, SOCKET_CLOSE, SOCKET_ERROR, SOCKET_MESSAGE, SOCKET_OPEN,
@@ -55,12 +55,16 @@ impl Strings {
 
 /// The encoded frame start of the last outbound message type: chat traffic repeats a
 /// few types, so most `emit`s only stringify their content.
+///
+/// The starts are behind `Rc`: an `emit` takes one out of the `RefCell` (no borrow may be
+/// held while JavaScript runs), and an `Rc` clone stays inside wasm where a handle clone
+/// and its drop are two calls into the glue.
 struct TypePrefix {
     message_type: JsValue,
     /// `message:{"type":T,"content":`
-    with_content: JsString,
+    with_content: Rc<JsString>,
     /// `message:{"type":T}`
-    bare: JsString,
+    bare: Rc<JsString>,
 }
 
 /// The last inbound message type and the listener name it maps to (same reason).
@@ -70,12 +74,14 @@ pub(crate) struct TunnelInner {
     client: Rc<Client>,
     id: u32,
     url: String,
-    core: RefCell<Tunnel<JsString>>,
+    /// Messages are JS strings; `error` details are the platform's own result objects.
+    core: RefCell<Tunnel<JsString, JsValue>>,
     /// Copy-on-write: a dispatch holds a snapshot while listeners run, so they may call
     /// `on`/`off` without the list being cloned on every message.
     listeners: RefCell<Rc<Listeners<JsValue>>>,
-    /// Sockets the core has not closed yet, by generation (normally at most one).
-    sockets: RefCell<Vec<(u32, Socket)>>,
+    /// Sockets the core has not closed yet, by generation (normally at most one). Behind
+    /// `Rc` for the same reason as `TypePrefix`: every send takes one out.
+    sockets: RefCell<Vec<(u32, Rc<Socket>)>>,
     /// The armed timer and the deadline it was armed for.
     timer: RefCell<Option<(u64, Timeout)>>,
     /// Receives every socket event as `(gen, kind, data)`.
@@ -251,19 +257,21 @@ impl TunnelInner {
         if json.is_undefined() {
             // `undefined`, functions and symbols are left out, as JSON.stringify({ type,
             // content }) does. (Looked up again: a toJSON may have emitted another type.)
-            return self.type_prefix(message_type, false);
+            return self
+                .type_prefix(message_type, false)
+                .map(|bare| JsString::clone(&bare));
         }
         None
     }
 
     /// The frame start for `message_type`, with or without the content field (`None`
     /// unless the type is a string).
-    fn type_prefix(&self, message_type: &JsValue, with_content: bool) -> Option<JsString> {
+    fn type_prefix(&self, message_type: &JsValue, with_content: bool) -> Option<Rc<JsString>> {
         let pick = |p: &TypePrefix| {
             if with_content {
-                p.with_content.clone()
+                Rc::clone(&p.with_content)
             } else {
-                p.bare.clone()
+                Rc::clone(&p.bare)
             }
         };
         if let Some(p) = &*self.out_type.borrow() {
@@ -282,8 +290,8 @@ impl TunnelInner {
         let head = self.strings.message_head.concat(&quoted);
         let prefix = TypePrefix {
             message_type: message_type.clone(),
-            with_content: head.concat(&self.strings.content_field),
-            bare: head.concat(&self.strings.message_tail),
+            with_content: Rc::new(head.concat(&self.strings.content_field)),
+            bare: Rc::new(head.concat(&self.strings.message_tail)),
         };
         let picked = pick(&prefix);
         *self.out_type.borrow_mut() = Some(prefix);
@@ -317,13 +325,17 @@ impl TunnelInner {
         spawn_local(async move {
             let result = me.client.tunnel_handshake(&me.url).await;
             let now = super::js::now();
-            let outcome = match &result {
+            // As 0.8: the detail of a failure is the answer without a socket URL, the
+            // platform's `fail` result, or the SDK's error (session, login).
+            let outcome = match result {
                 Ok(response) => {
-                    let status = get(response, "statusCode").as_f64().map_or(0, |s| s as u16);
-                    let data = JsBody(get(response, "data"));
-                    core_tunnel::handshake_url(status, Some(&data))
+                    let status = get(&response, "statusCode")
+                        .as_f64()
+                        .map_or(0, |s| s as u16);
+                    let data = JsBody(get(&response, "data"));
+                    core_tunnel::handshake_url(status, Some(&data)).ok_or(response)
                 }
-                Err(e) => Err(error_text(e).unwrap_or_default()),
+                Err(Failure::Transport(e) | Failure::Sdk(e)) => Err(e),
             };
             match outcome {
                 Ok(url) => me.core.borrow_mut().handshake_succeeded(gen, url),
@@ -342,11 +354,11 @@ impl TunnelInner {
             .platform
             .connect_socket(url, self.sink.as_ref().unchecked_ref(), gen)
         {
-            Ok(socket) => self.sockets.borrow_mut().push((gen, socket)),
+            Ok(socket) => self.sockets.borrow_mut().push((gen, Rc::new(socket))),
             Err(e) => self
                 .core
                 .borrow_mut()
-                .socket_errored(gen, error_text(&e), super::js::now()),
+                .socket_errored(gen, Some(e), super::js::now()),
         }
     }
 
@@ -357,13 +369,13 @@ impl TunnelInner {
             Packet::Ping => &self.strings.ping,
             Packet::Close => &self.strings.close,
         };
-        // A handle clone is cheap (externref table); no borrow is held while JS runs.
+        // No borrow is held while JS runs.
         let socket = self
             .sockets
             .borrow()
             .iter()
             .find(|(g, _)| *g == gen)
-            .map(|(_, s)| s.clone());
+            .map(|(_, s)| Rc::clone(s));
         let sent = socket.is_some_and(|s| s.send(frame));
         if !sent {
             self.core
@@ -421,8 +433,8 @@ impl TunnelInner {
                 if let Ok(mut sockets) = self.sockets.try_borrow_mut() {
                     sockets.retain(|(g, _)| *g != gen);
                 }
-                let detail = error_text(data)
-                    .or_else(|| get(data, "code").as_f64().map(|c| (c as u32).to_string()));
+                // The platform's own result: `{ errMsg }` of an error, `{ code, reason }` of a close.
+                let detail = (!data.is_undefined() && !data.is_null()).then(|| data.clone());
                 let now = super::js::now();
                 let mut core = self.core.borrow_mut();
                 if kind == SOCKET_CLOSE {
@@ -493,13 +505,10 @@ impl TunnelInner {
         Some(name)
     }
 
-    fn emit_event(&self, e: Event) {
+    fn emit_event(&self, e: Event<JsValue>) {
         let payload = match &e {
             Event::Error(err) => {
-                let detail = err
-                    .detail
-                    .as_deref()
-                    .map_or(JsValue::NULL, JsValue::from_str);
+                let detail = err.detail.clone().unwrap_or(JsValue::NULL);
                 object(&[
                     ("code", JsValue::from(err.code)),
                     ("message", err.message.into()),

@@ -60,7 +60,7 @@ test('npm run demo (Wafer 1, the official server SDK): transcript of 小明 and 
 test('npm run demo -- --wafer2 --drop: both reconnect and keep talking', async () => {
   const res = await runDemo(['--pkg', tarball(), '--wafer2', '--drop', '--quiet', '--timeout', '60']);
   assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
-  assert.match(res.stdout, /Wafer 2 业务服务器/);
+  assert.match(res.stdout, /Wafer 2 业务服务器（官方 wafer-node-sdk 1\.4\.5, MariaDB \d+\.\d+\.\d+-MariaDB\S*）/);
   for (const [name] of [['小明'], ['小红']]) {
     const lines = section(res.stdout, name);
     assert.ok(lines.includes('—— 连接已断开，正在重连… ——'), lines.join('\n'));

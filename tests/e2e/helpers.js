@@ -17,9 +17,12 @@ const { findTarball: tarball } = require('../js/helpers/sdk');
 const SESSION_KEY = 'weapp_session_F2C224D4-2BCE-4C64-AF9F-A6D872000D1A';
 
 
-/** A fresh stack, a code package pointing at it, and cleanup. */
+/**
+ * A fresh stack (by default with the business server of `dialect` only), a code package
+ * pointing at it, and cleanup.
+ */
 async function startWorld({ dialect = 'wafer1', protocol = 'auto', mockUser = null, stackOptions } = {}) {
-  const stack = await startStack(stackOptions || {});
+  const stack = await startStack(stackOptions || { [dialect === 'wafer2' ? 'wafer1' : 'wafer2']: false });
   let root;
   try {
     root = demo.prepareCodePackage({ pkg: tarball(), settings: demo.stackSettings(stack, { dialect, protocol, mockUser }) });
@@ -101,9 +104,21 @@ function serverLogins(world) {
 }
 
 /** Every stored session on the server side answers "expired" from now on. */
-function expireSessions(world) {
-  if (world.dialect === 'wafer2') world.stack.wafer2.expireAll();
+async function expireSessions(world) {
+  if (world.dialect === 'wafer2') await world.stack.wafer2.expireAll();
   else world.stack.auth.expireAll();
+}
+
+/** The server-side session lifetime (Wafer 2: the SDK's wxLoginExpires, in its process). */
+async function setSessionLifetime(world, ms) {
+  if (world.dialect === 'wafer2') await world.stack.wafer2.setSessionLifetime(ms);
+  else world.stack.auth.sessionLifetimeMs = ms;
+}
+
+/** `wafer-node-sdk 1.4.5 on MariaDB 10.11.x (…)`: what the Wafer 2 server of a world runs on. */
+function wafer2Versions(world) {
+  const v = world.stack.wafer2.versions;
+  return `wafer-node-sdk ${v['wafer-node-sdk']} on MariaDB ${v.mariadb} (the MariaDB server took ${world.stack.wafer2.mariadb.startupMs} ms to start)`;
 }
 
 module.exports = Object.assign({}, demo, {
@@ -114,4 +129,6 @@ module.exports = Object.assign({}, demo, {
   header,
   serverLogins,
   expireSessions,
+  setSessionLifetime,
+  wafer2Versions,
 });

@@ -14,7 +14,7 @@ for (const [dialect, official] of [['wafer1', 'wafer-client-sdk'], ['wafer2', 'w
   describe(`a session stored by the official ${official}`, () => {
     let world;
     before(async () => {
-      world = await h.startWorld({ dialect, protocol: 'auto', stackOptions: dialect === 'wafer2' ? { wafer1: false } : {} });
+      world = await h.startWorld({ dialect, protocol: 'auto' });
       // The old app: the official client installed the way "build npm" installs it.
       installPackage(world.root, path.join(h.ROOT, 'node_modules', official), official);
     });

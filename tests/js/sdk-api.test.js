@@ -1,5 +1,5 @@
 'use strict';
-// The public surface of the packed wafer-wasm (DESIGN.md §5): every name of both official
+// The public surface of the packed wafer-wasm (README, index.d.ts): every name of both official
 // clients with the same values, the additions, the typings, configure() validation, and the
 // callback / promise conventions.
 
@@ -62,7 +62,7 @@ describe('exports', () => {
     }));
   }
 
-  test('the union of both plus the additions, with the exact values of DESIGN.md §5', () => withSdk({ dialect: null }, async ({ wafer }) => {
+  test('the union of both plus the additions, with the exact values of the official clients', () => withSdk({ dialect: null }, async ({ wafer }) => {
     for (const fn of ['setLoginUrl', 'login', 'loginWithCode', 'request', 'clearSession', 'buildSessionHeader', 'uploadFile', 'configure', 'init']) {
       assert.equal(typeof wafer[fn], 'function', fn);
     }
@@ -89,6 +89,34 @@ describe('exports', () => {
       assert.equal(typeof t[m], 'function', `Tunnel#${m}`);
     }
     assert.equal(t.isClosed(), true);
+  }));
+
+  test('the README migration tables, English and Chinese, have the same rows and name every official export', () => withSdk({ dialect: null }, async () => {
+    const readme = fs.readFileSync(`${packageDir()}/README.md`, 'utf8');
+    const section = (heading, next) => {
+      const at = readme.indexOf(heading);
+      assert.ok(at >= 0, `README has "${heading}"`);
+      const end = readme.indexOf(next, at + heading.length);
+      return readme.slice(at, end < 0 ? undefined : end);
+    };
+    const rows = (text) => text.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('|---'));
+    const en = section('## Migrating from the official clients', '\n## ');
+    const zh = section('### 从官方 SDK 迁移', '\n### ');
+    assert.ok(rows(en).length >= 30, `English table rows: ${rows(en).length}`);
+    assert.equal(rows(zh).length, rows(en).length, 'the Chinese table has every row of the English one');
+    for (const name of ['wafer-client-sdk', 'wafer2-client-sdk']) {
+      const official = await officialExports(name);
+      const names = [
+        ...official.keys,
+        ...Object.keys(official.statics).filter((k) => !/^(STATUS|ERR)_/.test(k)),
+        'MAX_RECONNECT_TRY_TIMES', 'RECONNECT_TIME_INCREASE', 'requestLogin',
+      ];
+      for (const k of names) {
+        const shown = k.startsWith('ERR_') ? (t) => t.includes('`ERR_*`') : (t) => t.includes(`\`${k}`);
+        assert.ok(shown(en), `English migration table names ${k}`);
+        assert.ok(shown(zh), `Chinese migration table names ${k}`);
+      }
+    }
   }));
 
   test('LoginError and RequestError are Error classes carrying type, message and detail', () => withSdk({ dialect: null }, async ({ sim, wafer }) => {
@@ -118,10 +146,11 @@ describe('exports', () => {
 });
 
 describe('configure()', () => {
-  test('rejects bad values with RequestError ERR_INVALID_PARAMS and keeps the previous settings', () => withSdk({ dialect: 'wafer1' }, async ({ wafer, server }) => {
+  test('rejects bad values with RequestError ERR_INVALID_PARAMS (a promise, never a throw) and keeps the previous settings', () => withSdk({ dialect: 'wafer1' }, async ({ wafer, server }) => {
     await wafer.init();
-    assert.throws(() => wafer.configure('wafer2'), (e) => e instanceof wafer.RequestError && e.type === 'ERR_INVALID_PARAMS');
-    assert.throws(() => wafer.configure(null), (e) => e instanceof wafer.RequestError && e.type === 'ERR_INVALID_PARAMS');
+    const invalid = (e) => e instanceof wafer.RequestError && e.type === 'ERR_INVALID_PARAMS';
+    await assert.rejects(wafer.configure('wafer2'), invalid);
+    await assert.rejects(wafer.configure(null), invalid);
     for (const bad of [
       { protocol: 'wafer9' },
       { loginUrl: '' },
@@ -134,8 +163,14 @@ describe('configure()', () => {
       // a bad field poisons the whole call: the loginUrl of it must not be taken
       { loginUrl: 'http://127.0.0.1:9/nowhere', protocol: 'nope' },
     ]) {
-      assert.throws(() => wafer.configure(bad), (e) => e instanceof wafer.RequestError && e.type === 'ERR_INVALID_PARAMS', JSON.stringify(bad));
+      let returned;
+      assert.doesNotThrow(() => { returned = wafer.configure(bad); }, JSON.stringify(bad));
+      await assert.rejects(returned, invalid, JSON.stringify(bad));
     }
+    const invalidUrl = (e) => e instanceof wafer.LoginError && e.type === 'ERR_INVALID_PARAMS';
+    await assert.rejects(wafer.setLoginUrl(''), invalidUrl);
+    await assert.rejects(wafer.setLoginUrl(42), invalidUrl);
+    assert.equal(await wafer.configure({ requestTimeout: 5000 }), undefined, 'a good value resolves');
     // The loginUrl configured by the fixture is still in force.
     await wafer.login();
     assert.equal(server.counters.logins.total, 1);

@@ -1,5 +1,5 @@
 'use strict';
-// Loading the packed wafer-wasm inside the strict mini-program simulator (DESIGN.md §3):
+// Loading the packed wafer-wasm inside the strict mini-program simulator (tests/sim/README.md):
 // no WebAssembly/TextEncoder/TextDecoder/fetch/URL/queueMicrotask/FinalizationRegistry, no
 // eval; WXWebAssembly with a code-package path; both result shapes; init({ wasmPath });
 // .wasm.br from base library 2.14.0; calls made before the wasm is ready; UTF-8 round trips.
@@ -237,13 +237,16 @@ describe('calls made before the wasm is ready', () => {
     assert.throws(() => new wafer.Tunnel(server.urls.tunnel, { heartbeatInterval: 5 }), (e) => e instanceof wafer.RequestError && e.type === 'ERR_INVALID_PARAMS');
   }));
 
-  test('configure() with a bad value before the wasm is ready is reported, not thrown, and changes nothing', () => withSdk({ dialect: 'wafer1', require: false }, async ({ sim, server }) => {
+  test('configure() with a bad value before the wasm is ready: its promise rejects with the typed error, nothing changes', () => withSdk({ dialect: 'wafer1', require: false }, async ({ sim, server }) => {
     const wafer = sim.require('wafer-wasm');
-    wafer.configure({ loginUrl: server.urls.login });
-    wafer.configure({ loginUrl: `${server.url}/nowhere`, protocol: 'nope' });
-    await wafer.login();
+    const good = wafer.configure({ loginUrl: server.urls.login });
+    const bad = wafer.configure({ loginUrl: `${server.url}/nowhere`, protocol: 'nope' });
+    assert.ok(bad instanceof sim.global.Promise);
+    const login = wafer.login();
+    await good;
+    await assert.rejects(bad, (e) => e instanceof wafer.RequestError && e.type === 'ERR_INVALID_PARAMS' && /protocol/.test(e.message));
+    await login;
     assert.equal(server.counters.logins.total, 1);
-    assert.ok(sim.logs.some((l) => l.level === 'error' && l.args.map(String).join(' ').includes('protocol')));
   }));
 
   test('emit() beyond queueLimit before the wasm is ready: the overflow is reported by an error event once ready', () => withSdk({ dialect: 'wafer1', require: false, serverOptions: { echo: false } }, async ({ sim, server }) => {

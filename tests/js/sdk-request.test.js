@@ -1,5 +1,5 @@
 'use strict';
-// request() and uploadFile() (DESIGN.md §4, §5) in both dialects: session headers,
+// request() and uploadFile() (README: API tour, migration table) in both dialects: session headers,
 // wx.request's own result, session failures → clear + re-login + retry exactly once,
 // typed errors, and non-session answers delivered as results.
 

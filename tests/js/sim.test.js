@@ -91,7 +91,7 @@ describe('sandbox', () => {
     await withSim({}, (sim) => {
       for (const name of ['Object', 'Array', 'JSON', 'Promise', 'Math', 'Date', 'Uint8Array', 'ArrayBuffer', 'Error',
         'Map', 'Set', 'Symbol', 'Reflect', 'Proxy', 'globalThis', 'setTimeout', 'clearTimeout', 'setInterval',
-        'clearInterval', 'console', 'wx', 'WXWebAssembly', 'App', 'Page', 'getApp', 'getCurrentPages']) {
+        'clearInterval', 'console', 'wx', 'WXWebAssembly', 'App', 'Page', 'Component', 'Behavior', 'getApp', 'getCurrentPages']) {
         assert.notEqual(sim.evaluate(`typeof ${name}`), 'undefined', `${name} should exist`);
       }
       // require/module/exports are per module, not global.
@@ -166,6 +166,21 @@ describe('module loader', () => {
       assert.throws(() => sim.require('pages/c/c.js'), { message: "module '../../../outside' is not defined" });
       assert.throws(() => sim.require('missing-package'), { message: "module 'missing-package' is not defined" });
       assert.throws(() => sim.require('../x'), /is not defined/);
+    });
+  });
+
+  test('every module gets the same `global` object, which is not globalThis', async () => {
+    const root = codePackage({
+      'app.js': 'global.fromApp = 1; module.exports = { g: global, other: require("./other") };',
+      'other.js': 'module.exports = { g: global, seen: global.fromApp, isGlobalThis: global === globalThis };',
+    });
+    await withSim({ root }, (sim) => {
+      const app = sim.require('app.js');
+      assert.equal(app.g, app.other.g);
+      assert.equal(app.other.seen, 1);
+      assert.equal(app.other.isGlobalThis, false);
+      assert.equal(sim.evaluate('typeof fromApp'), 'undefined');
+      assert.equal(sim.evaluate('"global" in globalThis'), false);
     });
   });
 
@@ -808,6 +823,88 @@ describe('pages', () => {
       assert.equal(sim.evaluate('getCurrentPages().length'), 1);
       assert.deepEqual([...page.instance.log], ['load:r1', 'show', 'unload']);
       assert.ok([...page2.instance.log].includes('hide'));
+    });
+  });
+});
+
+describe('pages built with Component()', () => {
+  const files = {
+    'app.js': 'App({});',
+    'behaviors/log.js': `
+      module.exports = Behavior({
+        properties: { fromBehavior: { type: String, value: 'b' } },
+        data: { shared: 'behavior', log: [] },
+        methods: { note: function (x) { this.data.log.push(x); }, who: function () { return 'behavior'; } },
+        lifetimes: { created: function () { this.note('behavior.created'); } },
+      });`,
+    'pages/comp/comp.js': `
+      Component({
+        behaviors: [require('../../behaviors/log'), 'wx://form-field'],
+        properties: { room: String, count: Number, flag: { type: Boolean, value: true }, list: Array, any: null },
+        data: { shared: 'page', text: '' },
+        lifetimes: {
+          created: function () { this.note('created:' + (typeof this.setData)); },
+          attached: function () { this.note('attached:' + this.route); },
+          ready: function () { this.note('ready'); },
+          detached: function () { this.note('detached'); },
+        },
+        created: function () { this.note('ignored: lifetimes wins'); },
+        pageLifetimes: { show: function () { this.note('pageLifetimes.show'); }, hide: function () { this.note('pageLifetimes.hide'); } },
+        methods: {
+          onLoad: function (q) { this.note('onLoad:' + q.room + ':' + this.data.room + ':' + this.properties.count); },
+          onShow: function () { this.note('onShow'); },
+          onReady: function () { this.note('onReady'); },
+          onHide: function () { this.note('onHide'); },
+          onUnload: function () { this.note('onUnload'); },
+          who: function () { return 'page'; },
+          same: function () { return this.data === this.properties; },
+          set: function (t) { this.setData({ text: t }); },
+        },
+      });`,
+    'pages/plain/plain.js': `
+      Page({ log: [], onLoad: function () { this.log.push('onLoad'); }, onShow: function () { this.log.push('onShow'); }, onReady: function () { this.log.push('onReady'); } });`,
+    'components/widget/widget.js': 'Component({ lifetimes: { created: function () { throw new Error("never instantiated"); } } });',
+  };
+
+  test('properties (from the query), behaviors, lifetimes, page life cycle in methods, setData', async () => {
+    await withSim({ root: codePackage(files) }, async (sim) => {
+      sim.loadApp();
+      const page = sim.openPage('pages/comp/comp', { room: 'r1', count: '3', flag: 'false' });
+      const log = () => [...page.instance.data.log];
+      assert.deepEqual(log(), ['behavior.created', 'created:function', 'attached:pages/comp/comp', 'onLoad:r1:r1:3', 'onShow', 'pageLifetimes.show']);
+      await sim.settle();
+      assert.deepEqual(log().slice(6), ['ready', 'onReady'], 'ready and onReady after the first render');
+      const data = JSON.parse(JSON.stringify(page.instance.data));
+      assert.deepEqual(
+        [data.room, data.count, data.flag, data.list, data.any, data.fromBehavior, data.shared, data.text],
+        ['r1', 3, false, [], null, 'b', 'page', ''],
+      );
+      assert.equal(page.instance.who(), 'page', 'the component\'s own method wins over the behavior\'s');
+      assert.equal(page.instance.same(), true, 'this.data is this.properties');
+      page.instance.set('hi');
+      assert.equal(page.instance.data.text, 'hi');
+      assert.equal(page.setDataCalls, 1);
+      assert.equal(page.instance.selectComponent('.x'), null);
+      assert.equal(sim.evaluate('getCurrentPages()[0].is'), 'pages/comp/comp');
+      sim.hideApp();
+      page.unload();
+      assert.deepEqual(log().slice(8), ['onHide', 'pageLifetimes.hide', 'onUnload', 'detached']);
+
+      // A plain Page() gets onReady after the first render too.
+      const plain = sim.openPage('pages/plain/plain');
+      assert.deepEqual([...plain.instance.log], ['onLoad', 'onShow']);
+      await sim.settle();
+      assert.deepEqual([...plain.instance.log], ['onLoad', 'onShow', 'onReady']);
+
+      // Component() outside a page load registers a custom component; nothing instantiates it.
+      sim.require('/components/widget/widget.js');
+    });
+  });
+
+  test('a behaviors entry that is not a Behavior() fails the page load', async () => {
+    await withSim({ root: codePackage({ 'app.js': 'App({});', 'pages/bad/bad.js': 'Component({ behaviors: [{}] });' }) }, async (sim) => {
+      sim.loadApp();
+      assert.throws(() => sim.openPage('pages/bad/bad'), /is not a Behavior\(\)/);
     });
   });
 });

@@ -8,6 +8,7 @@ const assert = require('node:assert/strict');
 const http = require('node:http');
 const crypto = require('node:crypto');
 const { once } = require('node:events');
+const fs = require('node:fs');
 const WebSocket = require('ws');
 
 const { startStack, wechatBackend } = require('../../stack');
@@ -513,9 +514,9 @@ test('Wafer 2: full login, code-only login, /weapp/user, bad skey', async () => 
   assert.equal(reused.json.code, -1);
   assert.match(reused.json.error, /ERR_GET_SESSION_KEY/);
 
-  stack.wafer2.expireAll();
+  await stack.wafer2.expireAll();
   const expired = await get(ep.user, { 'X-WX-Skey': codeOnly.json.data.skey });
-  assert.equal(expired.json.code, -1);
+  assert.deepEqual(expired.json, { code: -1, data: {} });
 });
 
 test('Wafer 2: two users chat through /weapp/tunnel', async () => {
@@ -575,6 +576,140 @@ test('Wafer 2: upload needs a valid skey', async () => {
   assert.equal(ok.json.data.files[0].size, 5);
   const denied = await request('POST', stack.endpoints.wafer2.upload, { headers, body });
   assert.equal(denied.json.code, -1);
+});
+
+// ---- Wafer 2: what the real server does (DESIGN.md §4, "The real Wafer 2 server") ------------
+
+/** Poll `fn` (sync or async) until it returns truthy. */
+async function until(fn, what, ms = 10000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+const openidOf = (user) => stack.wechat.getUser(user).openid;
+const rowsOf = (user) => stack.wafer2.query('SELECT * FROM cSessionInfo WHERE open_id = ?', [openidOf(user)]);
+
+test('Wafer 2: the official wafer-node-sdk 1.4.5 on MariaDB, with the quickstart\'s cSessionInfo table', async () => {
+  const { versions } = stack.wafer2;
+  assert.equal(versions['wafer-node-sdk'], '1.4.5');
+  assert.equal(versions['wafer-node-sdk'], require('wafer-node-sdk/package.json').version);
+  assert.match(versions.mariadb, /^\d+\.\d+\.\d+-MariaDB/);
+  const columns = await stack.wafer2.query(
+    'SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type, COLLATION_NAME AS coll FROM information_schema.COLUMNS '
+    + "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'cSessionInfo' ORDER BY ORDINAL_POSITION",
+  );
+  assert.deepEqual(columns.map((c) => `${c.name} ${c.type}`), [
+    'open_id varchar(100)', 'uuid varchar(100)', 'skey varchar(100)', 'create_time timestamp',
+    'last_visit_time timestamp', 'session_key varchar(100)', 'user_info varchar(2048)',
+  ]);
+  for (const c of columns.filter((col) => col.type.startsWith('varchar'))) assert.equal(c.coll, 'utf8mb4_unicode_ci', c.name);
+  const indexes = await stack.wafer2.query(
+    'SELECT INDEX_NAME AS name, COLUMN_NAME AS col FROM information_schema.STATISTICS '
+    + "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'cSessionInfo'",
+  );
+  assert.deepEqual(indexes.map((i) => `${i.name}(${i.col})`).sort(), ['PRIMARY(open_id)', 'openid(open_id)', 'skey(skey)']);
+
+  // A login writes the row the SDK's AuthDbService writes.
+  const data = await wafer2Login('hal');
+  const [row] = await rowsOf('hal');
+  assert.equal(row.skey, data.skey);
+  assert.deepEqual(JSON.parse(row.user_info), data.userinfo);
+  assert.match(row.uuid, /^[0-9a-f-]{36}$/);
+  assert.ok(Math.abs(row.last_visit_time.getTime() - Date.now()) < 60000);
+});
+
+test('Wafer 2 (real server): a session dies its lifetime after login; validating it does not extend it', async () => {
+  const ep = stack.endpoints.wafer2;
+  const s = await wafer2Login('ike');
+  const lifetime = stack.wafer2.sessionLifetimeMs / 1000; // wxLoginExpires, 1 h in this file
+  const shift = (seconds) => stack.wafer2.query(
+    'UPDATE cSessionInfo SET last_visit_time = last_visit_time - INTERVAL ? SECOND WHERE open_id = ?', [seconds, openidOf('ike')],
+  );
+  await shift(lifetime - 30);
+  const [before] = await rowsOf('ike');
+  assert.equal((await get(ep.user, { 'X-WX-Skey': s.skey })).json.code, 0, 'still inside the lifetime');
+  const [after] = await rowsOf('ike');
+  assert.equal(after.last_visit_time.getTime(), before.last_visit_time.getTime(), '/weapp/user leaves last_visit_time alone');
+
+  await shift(60);
+  assert.deepEqual((await get(ep.user, { 'X-WX-Skey': s.skey })).json, { code: -1, data: {} });
+  assert.deepEqual((await get(ep.tunnel, { 'X-WX-Skey': s.skey })).json, { code: -1, error: 'ERR_UNLOGIN' });
+  const wx = stack.wechatBackend('ike');
+  assert.equal(await wx.checkSession(), true, 'WeChat still vouches for the session the server dropped');
+});
+
+test('Wafer 2 (real server): skey lookup ignores letter case; unknown routes answer { code: 0, data: {} }', async () => {
+  const s = await wafer2Login('jay');
+  const user = await get(stack.endpoints.wafer2.user, { 'X-WX-Skey': s.skey.toUpperCase() });
+  assert.equal(user.json.code, 0, user.text);
+  assert.equal(user.json.data.nickName, 'jay');
+  for (const [method, p] of [['GET', '/weapp/nothing'], ['GET', '/weapp/users'], ['POST', '/weapp/login'], ['GET', '/']]) {
+    const res = await request(method, `${stack.urls.wafer2}${p}`, { headers: { 'X-WX-Skey': s.skey } });
+    assert.equal(res.status, 200, `${method} ${p}`);
+    assert.deepEqual(res.json, { code: 0, data: {} }, `${method} ${p}`);
+  }
+});
+
+test('Wafer 2 (real server): a user_info longer than 2048 characters fails the login', async () => {
+  stack.wechat.setProfile('kim', { avatarUrl: `https://example.invalid/${'a'.repeat(2100)}` });
+  const wx = stack.wechatBackend('kim');
+  const { code } = await wx.login();
+  const info = await wx.getUserInfo();
+  const res = await get(stack.endpoints.wafer2.login, {
+    'X-WX-Code': code, 'X-WX-Encrypted-Data': info.encryptedData, 'X-WX-IV': info.iv,
+  });
+  assert.equal(res.status, 200);
+  assert.equal(res.json.code, -1);
+  assert.match(res.json.error, /^ERR_WHEN_INSERT_TO_DB\n.*ER_DATA_TOO_LONG/);
+  assert.deepEqual(await rowsOf('kim'), []);
+});
+
+test('Wafer 2 controls: invalidateAll() forgets the skeys, forgetUsers() the users', async () => {
+  const ep = stack.endpoints.wafer2;
+  const s = await wafer2Login('max');
+  await stack.wafer2.invalidateAll();
+  assert.deepEqual((await get(ep.user, { 'X-WX-Skey': s.skey })).json, { code: -1, error: 'ERR_SKEY_INVALID' });
+  const wx = stack.wechatBackend('max');
+  const again = await get(ep.login, { 'X-WX-Code': (await wx.login()).code });
+  assert.equal(again.json.code, 0, 'the user is still stored: a code-only login works');
+  await stack.wafer2.forgetUsers();
+  const unknown = await get(ep.login, { 'X-WX-Code': (await wx.login()).code });
+  assert.deepEqual(unknown.json, { code: -1, error: "Cannot read properties of undefined (reading 'user_info')" },
+    'the SDK fails a code-only login of an unknown user with a TypeError');
+});
+
+test('Wafer 2 (real server): two concurrent first logins of one user: one fails with a duplicate key', async () => {
+  const mysql = require('mysql');
+  const ep = stack.endpoints.wafer2;
+  const wx = stack.wechatBackend('lee');
+  const a = await wx.login();
+  const b = await wx.login();
+  const info = await wx.getUserInfo(); // both codes exchange to the session_key this is encrypted with
+  const conn = mysql.createConnection({ socketPath: stack.wafer2.mariadb.socket, user: 'root', database: stack.wafer2.database });
+  const sql = (text) => new Promise((resolve, reject) => conn.query(text, (err, r) => (err ? reject(err) : resolve(r))));
+  let logins;
+  try {
+    // Hold both logins at their "does this openid exist?" query, so neither sees the other's row.
+    await sql('LOCK TABLES cSessionInfo WRITE');
+    logins = [a, b].map(({ code }) => get(ep.login, {
+      'X-WX-Code': code, 'X-WX-Encrypted-Data': info.encryptedData, 'X-WX-IV': info.iv,
+    }));
+    await until(async () => (await stack.wafer2.query(
+      "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND STATE = 'Waiting for table metadata lock'",
+    ))[0].n === 2, 'both logins to wait for the table');
+  } finally {
+    await sql('UNLOCK TABLES').catch(() => {});
+    conn.end();
+  }
+  const answers = (await Promise.all(logins)).map((r) => r.json);
+  assert.deepEqual(answers.map((j) => j.code).sort(), [-1, 0], JSON.stringify(answers));
+  assert.match(answers.find((j) => j.code === -1).error, /^ERR_WHEN_INSERT_TO_DB\n.*ER_DUP_ENTRY/);
+  assert.equal((await rowsOf('lee')).length, 1);
 });
 
 // ---- tunnel server -----------------------------------------------------------------
@@ -725,7 +860,7 @@ test('tunnel server: stop() and start() again on the same port', async () => {
   const s2 = await wafer2Login('ivy');
   const down2 = await get(stack.endpoints.wafer2.tunnel, { 'X-WX-Skey': s2.skey });
   assert.equal(down2.json.code, -1);
-  assert.match(down2.json.error, /ERR_REMOTE_TUNNEL_SERVER_ERR/);
+  assert.match(down2.json.error, /ECONNREFUSED/, 'wafer-node-sdk passes on the axios error text');
 
   await t.start();
   assert.equal(t.port, port);
@@ -758,7 +893,58 @@ test('stop() closes everything (a second stack can start after it)', async () =>
   assert.equal(other.wafer1, null);
   const res = await get(`${other.urls.wafer2}/weapp/user`);
   assert.equal(res.json.code, -1);
+  assert.equal(other.wafer2.mariadb, stack.wafer2.mariadb, 'one MariaDB server per process');
+  assert.notEqual(other.wafer2.database, stack.wafer2.database, 'a database per stack');
+  const database = other.wafer2.database;
   await other.stop();
   await assert.rejects(get(`${other.urls.wafer2}/weapp/user`));
+  assert.deepEqual(await stack.wafer2.query('SHOW DATABASES LIKE ?', [database]), [], 'its database is dropped');
   await other.stop(); // idempotent
+});
+
+// ---- MariaDB (stack/mariadb.js) ------------------------------------------------------------
+
+const alive = (pid) => {
+  try { process.kill(pid, 0); return true; } catch (e) { return e.code === 'EPERM'; }
+};
+
+/** A Node process owning a MariaDB server → { child, info: { pid, dir, watchdog } }. */
+async function mariadbOwner() {
+  const { spawn } = require('node:child_process');
+  const script = `require(${JSON.stringify(require.resolve('../../stack/mariadb'))}).acquireMariaDb().then((db) => {
+    process.stdout.write(JSON.stringify({ pid: db.pid, dir: db.dir, watchdog: db.guard.pid }) + '\\n');
+    setInterval(() => {}, 1000);
+  }, (err) => { console.error(err); process.exit(1); });`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  const info = await until(() => (out.includes('\n') ? JSON.parse(out) : null), 'the owner to start MariaDB', 30000);
+  return { child, info };
+}
+
+test('MariaDB: an owner killed with SIGKILL leaves no mariadbd and no directory', async () => {
+  const { child, info } = await mariadbOwner();
+  assert.ok(alive(info.pid) && fs.existsSync(info.dir));
+  child.kill('SIGKILL');
+  await until(() => !alive(info.pid) && !fs.existsSync(info.dir) && !alive(info.watchdog), 'mariadbd, its directory and the watchdog to go');
+});
+
+test('MariaDB: a watchdog killed with SIGKILL takes mariadbd with it; the next start removes its directory', async () => {
+  const { MariaDb } = require('../../stack/mariadb');
+  const { child, info } = await mariadbOwner();
+  try {
+    process.kill(info.watchdog, 'SIGKILL');
+    await until(() => !alive(info.pid), 'mariadbd to die with its watchdog');
+    assert.ok(fs.existsSync(info.dir), 'nobody was left to remove the directory');
+  } finally {
+    child.kill('SIGKILL');
+  }
+  const next = await new MariaDb().start();
+  try {
+    assert.equal(fs.existsSync(info.dir), false, 'swept by the next watchdog');
+  } finally {
+    await next.stop();
+  }
+  assert.equal(fs.existsSync(next.dir), false);
+  assert.equal(alive(next.pid), false);
 });

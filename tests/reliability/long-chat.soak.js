@@ -36,7 +36,7 @@ const SEED = Number(process.env.WAFER_RELIABILITY_SEED || 4);
 test(`two phones chat for ${Math.round(COUNTS.chatMs / 1000)} s under random faults (seed ${SEED})`, { timeout: COUNTS.chatMs + 180000 }, async (t) => {
   const random = rng(SEED);
   const between = (lo, hi) => lo + Math.floor(random() * (hi - lo));
-  const world = await h.startStackWithTunnelProcess();
+  const world = await h.startStackWithTunnelProcess({ wafer2: false }); // Wafer 1 phones only
   const proc = world.tunnelProcess;
   const business = world.stack.wafer1;
   const ledger = { business: h.serverLedger(business), frames: h.frameLedger(proc), pushes: h.pushLedger(proc) };

@@ -19,7 +19,7 @@ const {
 
 describe('storage faults on the local stack', () => {
   let stack;
-  before(async () => { stack = await h.startStack(); });
+  before(async () => { stack = await h.startStack({ wafer2: false }); }); // Wafer 1 phones only
   after(async () => { if (stack) await stack.stop(); });
 
   let n = 0;

@@ -7,7 +7,7 @@
 //   relative require() calls is copied, keeping its layout, and an index.js entry
 //   is added when main is not index.js. (DevTools bundles these into one file; the
 //   set of code that ends up in the package is the same.) Non-JS files such as a
-//   .wasm are NOT copied in this case, which is exactly the trap DESIGN.md §3 warns of.
+//   .wasm are NOT copied in this case, which is why wafer-wasm's package.json has a "miniprogram" field.
 // Bare requires of other packages are left alone: install those packages too.
 
 const fs = require('node:fs');

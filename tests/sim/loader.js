@@ -7,6 +7,9 @@
 // - '.json' files load as data;
 // - Node built-ins and anything outside the package root are
 //   Error("module 'fs' is not defined").
+// Each module runs with `require`, `module`, `exports` and `global`: WeChat's module wrapper
+// hands every module of the app the same plain `global` object, which is not globalThis
+// (frameworks keep their registries there, e.g. uni-app's `global.createApp`).
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -24,6 +27,7 @@ function inside(root, p) {
 function createLoader(sim, root) {
   const cache = new Map(); // absolute file -> module object
   const realm = sim.realm;
+  const appGlobal = realm.object();
   const notDefined = (request) => realm.error(`module '${request}' is not defined`);
 
   function fileCandidates(base) {
@@ -73,12 +77,12 @@ function createLoader(sim, root) {
         module.exports = realm.parseJSON(source);
       } else {
         sim.counters.modulesLoaded += 1;
-        const compiled = vm.compileFunction(source, ['require', 'module', 'exports'], {
+        const compiled = vm.compileFunction(source, ['require', 'module', 'exports', 'global'], {
           parsingContext: sim.context,
           filename: file,
         });
         const localRequire = realm.fn((request) => load(resolve(request, path.dirname(file))), 'require');
-        compiled.call(module.exports, localRequire, module, module.exports);
+        compiled.call(module.exports, localRequire, module, module.exports, appGlobal);
       }
     } catch (e) {
       cache.delete(file); // a failed module can be required again, like Node

@@ -12,7 +12,7 @@
 const vm = require('node:vm');
 const util = require('node:util');
 
-// Present in V8 or Node but absent in a mini-program (DESIGN.md §3, brief).
+// Present in V8 or Node but absent in a mini-program (tests/sim/README.md).
 const FORBIDDEN_GLOBALS = [
   'WebAssembly', 'TextEncoder', 'TextDecoder', 'fetch', 'URL', 'URLSearchParams',
   'queueMicrotask', 'FinalizationRegistry', 'WeakRef', 'process', 'Buffer', 'global',

@@ -1,5 +1,5 @@
 'use strict';
-// The two Wafer business-server dialects (DESIGN.md §4). Each dialect is a route
+// The two Wafer business-server dialects (tests/support/README.md, "Routes"). Each dialect is a route
 // table: path -> async handler(ctx, req, res, url). `ctx` is the server's shared
 // state (see servers.js).
 

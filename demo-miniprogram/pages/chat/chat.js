@@ -58,14 +58,17 @@ Page({
     this.setData({ messages: messages, lastMessageId: message.id });
   },
 
-  // 登录（已有会话且 wx.checkSession 通过时不再请求服务器），从 /user 取得自己的资料，再连上信道。
-  // 先 login() 再 request()：Wafer 2 的 request({ login: true }) 只会用 code 登录，新用户必须先 login()。
-  // Log in (free when a stored session passes wx.checkSession), learn who we are from /user,
-  // then open the tunnel. login() first: with Wafer 2, request({ login: true }) logs in with the
-  // code alone, which only works for a user who has logged in before.
+  // 没有本地会话时先 login()（Wafer 2 的 request({ login: true }) 只会用 code 登录，新用户必须先 login()；
+  // Wafer 2 的 login() 每次都会请求服务器），再从 /user 取得自己的资料（已有会话且 wx.checkSession 通过时
+  // 不会登录），然后连上信道。
+  // Without a stored session, login() first (with Wafer 2, request({ login: true }) logs in with
+  // the code alone, which only works for a user who has logged in before, and login() always asks
+  // the server); then learn who we are from /user (free when a stored session passes
+  // wx.checkSession) and open the tunnel.
   enter() {
     this.pushMessage(systemMessage('正在登录…'));
-    return wafer.login().then(() => wafer.request({ url: config.userUrl, login: true })).then((res) => {
+    const loggedIn = wafer.Session.get() ? Promise.resolve() : wafer.login();
+    return loggedIn.then(() => wafer.request({ url: config.userUrl, login: true })).then((res) => {
       const me = util.userFromResponse(res.data);
       if (!me) throw new Error('服务器没有返回用户信息：' + JSON.stringify(res.data));
       this.me = me;

@@ -161,21 +161,49 @@ fn first_handshake_failure_closes_with_1001() {
 }
 
 #[test]
-fn first_socket_failure_closes_with_1002() {
+fn first_socket_failure_closes_with_3001_as_0_8_does() {
+    // An error while CONNECTING, with the platform's result as detail.
     let mut h = Harness::new(cfg());
     h.t.open();
     h.drain();
     h.t.handshake_succeeded(1, "ws://x".into());
     h.drain();
-    h.t.socket_errored(1, None, h.now);
+    h.t.socket_errored(1, Some("errMsg".into()), h.now);
     h.drain();
     assert_eq!(h.t.status(), Status::Closed);
-    assert_eq!(h.take_events(), vec![err(codes::ERR_CONNECT_SOCKET)]);
+    let events = h.take_events();
+    assert_eq!(
+        events,
+        vec![Event::Error(TunnelError::new(
+            codes::ERR_SOCKET_ERROR,
+            Some("errMsg".into())
+        ))]
+    );
+    if let [Event::Error(e)] = events.as_slice() {
+        assert_eq!(e.message, "连接信道失败，网络错误或者信道服务不可用");
+    }
     assert_eq!(h.closed_sockets, vec![1]);
     // The close that follows the error is ignored.
     h.t.socket_closed(1, None, h.now);
     h.drain();
     assert!(h.take_events().is_empty());
+
+    // A close while CONNECTING is the same failure.
+    let mut h = Harness::new(cfg());
+    h.t.open();
+    h.drain();
+    h.t.handshake_succeeded(1, "ws://x".into());
+    h.drain();
+    h.t.socket_closed(1, Some("1006".into()), h.now);
+    h.drain();
+    assert_eq!(h.t.status(), Status::Closed);
+    assert_eq!(
+        h.take_events(),
+        vec![Event::Error(TunnelError::new(
+            codes::ERR_SOCKET_ERROR,
+            Some("1006".into())
+        ))]
+    );
 }
 
 #[test]
@@ -197,23 +225,37 @@ fn drop_reconnects_with_a_fresh_handshake() {
 }
 
 #[test]
-fn socket_error_while_active_reports_3001_then_reconnects() {
+fn socket_error_while_active_reconnects_without_an_error_event() {
+    // As 0.8: an active tunnel's socket error only leads to `reconnecting`.
     let mut h = Harness::new(cfg());
     h.connect();
     h.take_events();
     h.t.socket_errored(1, Some("reset".into()), h.now);
     h.t.socket_closed(1, None, h.now);
     h.drain();
+    assert_eq!(h.take_events(), vec![Event::Reconnecting]);
+    assert_eq!(h.t.status(), Status::Reconnecting);
+}
+
+#[test]
+fn giving_up_at_once_carries_the_lost_link_detail() {
+    let mut h = Harness::new(TunnelConfig {
+        max_attempts: Some(0),
+        ..cfg()
+    });
+    h.connect();
+    h.take_events();
+    h.t.socket_closed(1, Some("1006".into()), h.now);
+    h.drain();
     assert_eq!(
         h.take_events(),
         vec![
-            Event::Error(TunnelError::new(
-                codes::ERR_SOCKET_ERROR,
-                Some("reset".into())
-            )),
-            Event::Reconnecting
+            Event::Reconnecting,
+            Event::Close,
+            Event::Error(TunnelError::new(codes::ERR_RECONNECT, Some("1006".into())))
         ]
     );
+    assert_eq!(h.t.status(), Status::Closed);
 }
 
 #[test]
@@ -660,20 +702,30 @@ fn logs_state_changes() {
 fn handshake_answers_of_both_dialects() {
     use serde_json::json;
     let w1 = json!({ "url": "wss://t/ws?id=1" });
-    assert_eq!(handshake_url(200, Some(&w1)), Ok("wss://t/ws?id=1".into()));
-    let w2 = json!({ "code": 0, "data": { "tunnelId": "t", "connectUrl": "ws://x" } });
-    assert_eq!(handshake_url(200, Some(&w2)), Ok("ws://x".into()));
-    assert!(handshake_url(500, Some(&w1)).is_err());
-    assert!(handshake_url::<serde_json::Value>(200, None).is_err());
-    assert!(handshake_url(200, Some(&json!({ "url": "http://x" }))).is_err());
-    assert!(handshake_url(
-        200,
-        Some(&json!({ "code": 1, "data": { "connectUrl": "ws://x" } }))
-    )
-    .is_err());
     assert_eq!(
-        handshake_url(200, Some(&json!({ "error": "boom" }))),
-        Err("boom".into())
+        handshake_url(200, Some(&w1)),
+        Some("wss://t/ws?id=1".into())
+    );
+    let w2 = json!({ "code": 0, "data": { "tunnelId": "t", "connectUrl": "ws://x" } });
+    assert_eq!(handshake_url(200, Some(&w2)), Some("ws://x".into()));
+    assert_eq!(handshake_url(500, Some(&w1)), None);
+    assert_eq!(handshake_url::<serde_json::Value>(200, None), None);
+    assert_eq!(
+        handshake_url(200, Some(&json!({ "url": "http://x" }))),
+        None
+    );
+    assert_eq!(
+        handshake_url(
+            200,
+            Some(&json!({ "code": 1, "data": { "connectUrl": "ws://x" } }))
+        ),
+        None
+    );
+    assert_eq!(handshake_url(200, Some(&json!({ "error": "boom" }))), None);
+    // The quickstart's answer for an unknown route.
+    assert_eq!(
+        handshake_url(200, Some(&json!({ "code": 0, "data": {} }))),
+        None
     );
 }
 
@@ -692,12 +744,9 @@ mod fuzz {
             body in prop::option::of(arb::json()),
             status in prop_oneof![Just(200u16), any::<u16>()],
         ) {
-            match handshake_url(status, body.as_ref()) {
-                Ok(url) => {
-                    prop_assert_eq!(status, 200);
-                    prop_assert!(url.starts_with("ws://") || url.starts_with("wss://"));
-                }
-                Err(detail) => prop_assert!(!detail.is_empty()),
+            if let Some(url) = handshake_url(status, body.as_ref()) {
+                prop_assert_eq!(status, 200);
+                prop_assert!(url.starts_with("ws://") || url.starts_with("wss://"));
             }
         }
     }
