@@ -1,24 +1,26 @@
 'use strict';
 // The pieces of the wafer-tunnel suites: the built binary (target/service/wafer-tunnel, built
 // by the tunnel-build layer of `npm test`) as child processes, a private redis-server, the
-// official business server pointed at the service, and phones (the packed wafer-wasm or the
-// official wafer-client-sdk in the strict simulator). Timeouts are safety nets; nothing
-// asserts speed.
+// official business servers pointed at the service, and phones (the packed wafer-wasm or the
+// official client of the business server's dialect in the strict simulator). Timeouts are
+// safety nets; nothing asserts speed.
 //
 // Business servers are entries of BUSINESS (dialect → { official: the official client of that
-// dialect, start }) so another one (the Wafer 2 wafer-node-sdk, with wafer2-client-sdk) is one
-// more entry: `startBusiness(dialect, { tunnelUrl, key })` resolves to { dialect, endpoints:
-// { login, tunnel }, ledger (the handler's connect / message / close calls and broadcasts, in
+// dialect, sdk: the official server SDK, start }), and the suites run once per entry:
+// `startBusiness(dialect, { tunnelUrl, key })` resolves to { dialect, business, sdk: { name,
+// version }, endpoints: { login, tunnel }, receiveUrl (where its SDK should ask for reports),
+// ledger (the handler's tunnel requests, connect / message / close calls and broadcasts, in
 // order), broadcast, emitTo, closeTunnel, wechatBackend(name), stop() }.
 
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
+const { spawn, execFile } = require('node:child_process');
 
 const { WechatService, wechatBackend } = require('../../stack/wechat');
 const { AuthServer } = require('../../stack/auth-server');
 const { Wafer1Business } = require('../../stack/business-wafer1');
+const { Wafer2Business } = require('../../stack/business-wafer2');
 const { randomHex, httpJson, sha1 } = require('../../stack/util');
 const { createSim, installPackage } = require('../sim');
 const { findTarball } = require('../js/helpers/sdk');
@@ -120,7 +122,11 @@ async function startTunnel(options = {}) {
   return node;
 }
 
-/** A private redis-server on a free loopback port, or `port` (no persistence). */
+/**
+ * A private redis-server on a free loopback port, or `port` (no persistence).
+ * `command(...args)` runs one command with redis-cli (Debian's redis-tools, which
+ * redis-server depends on) and resolves to its raw output, trimmed.
+ */
 async function startRedis(port) {
   port = port || await freePort();
   const proc = track(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] }));
@@ -137,6 +143,9 @@ async function startRedis(port) {
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    command: (...args) => new Promise((resolve, reject) => {
+      execFile('redis-cli', ['-h', '127.0.0.1', '-p', String(port), '--raw', ...args], (err, stdout) => (err ? reject(err) : resolve(stdout.trim())));
+    }),
     stop: async () => {
       proc.kill('SIGKILL');
       await exited;
@@ -201,9 +210,13 @@ function callApi(node, path, data, key) {
 
 // ---- business servers --------------------------------------------------------------------
 
-/** Per-tunnel reports as the business server's handler saw them, in order. */
+/**
+ * Per-tunnel reports as the business server's handler saw them, in order, and its tunnel
+ * requests (`requests`: { tunnelId, userInfo } of every GET of the tunnel URL it answered).
+ */
 function ledgerOf(business) {
-  const ledger = { events: [], messages: [], broadcasts: [] };
+  const ledger = { events: [], messages: [], broadcasts: [], requests: [] };
+  business.on('onRequest', ({ tunnelId, userInfo }) => ledger.requests.push({ tunnelId, userInfo: JSON.parse(JSON.stringify(userInfo || null)) }));
   business.on('onConnect', ({ tunnelId }) => ledger.events.push({ type: 'connect', tunnelId, at: Date.now() }));
   business.on('onClose', ({ tunnelId }) => ledger.events.push({ type: 'close', tunnelId, at: Date.now() }));
   business.on('onMessage', ({ tunnelId, type, content }) => {
@@ -219,26 +232,76 @@ function ledgerOf(business) {
 
 const BUSINESS = {
   /** qcloud-weapp-server-sdk 0.8 (unmodified) behind express, with the mock WeChat and auth server. */
-  wafer1: { official: 'wafer-client-sdk', start: startWafer1 },
+  wafer1: { official: 'wafer-client-sdk', sdk: 'qcloud-weapp-server-sdk', start: startWafer1 },
+  /**
+   * wafer-node-sdk 1.4.5 (unmodified) in the quickstart-shaped Koa app on MariaDB, in its own
+   * process (the SDK computes its receiveUrl once per process), with the mock WeChat.
+   */
+  wafer2: { official: 'wafer2-client-sdk', sdk: 'wafer-node-sdk', start: startWafer2 },
 };
 
-async function startWafer1({ tunnelUrl, key }) {
+/** Starts services in order; stop() stops the started ones in reverse order. */
+function serviceGroup() {
   const started = [];
-  const start = async (s) => { await s.start(); started.push(s); return s; };
-  const wechat = await start(new WechatService({}));
-  const auth = await start(new AuthServer({ wechatUrl: wechat.url }));
-  const business = await start(new Wafer1Business({ authUrl: auth.endpoint, tunnelUrl, signatureKey: key }));
   return {
-    dialect: 'wafer1',
+    start: async (s) => { await s.start(); started.push(s); return s; },
+    stop: async () => { for (const s of started.splice(0).reverse()) await s.stop(); },
+  };
+}
+
+/** The test-facing face of a business server of the stack (see startBusiness). */
+function businessFace(dialect, business, root, wechat, group, receiveUrl) {
+  const sdk = BUSINESS[dialect].sdk;
+  // The Wafer 2 server reports the version its process loaded; Wafer 1 runs in this process.
+  const version = (business.versions && business.versions[sdk]) || require(`${sdk}/package.json`).version;
+  return {
+    dialect,
     business,
-    endpoints: { login: `${business.url}/login`, tunnel: `${business.url}/tunnel` },
+    /** The official server SDK it runs: { name, version }. */
+    sdk: { name: sdk, version },
+    endpoints: { login: `${root}/login`, tunnel: `${root}/tunnel` },
+    /** Where its SDK should ask the service to report, built from its configuration. */
+    receiveUrl,
     ledger: ledgerOf(business),
     wechatBackend: (name) => wechatBackend({ wechat: wechat.url }, name),
     broadcast: (type, content) => business.broadcast(type, content),
     emitTo: (tunnelId, type, content) => business.emitTo(tunnelId, type, content),
     closeTunnel: (tunnelId) => business.closeTunnel(tunnelId),
-    stop: async () => { for (const s of started.reverse()) await s.stop(); },
+    stop: group.stop,
   };
+}
+
+async function startWafer1({ tunnelUrl, key }) {
+  const group = serviceGroup();
+  try {
+    const wechat = await group.start(new WechatService({}));
+    const auth = await group.start(new AuthServer({ wechatUrl: wechat.url }));
+    const business = await group.start(new Wafer1Business({ authUrl: auth.endpoint, tunnelUrl, signatureKey: key }));
+    // ServerHost '127.0.0.1:<port>': the SDK writes http://[127.0.0.1:<port>]/tunnel, read as this.
+    return businessFace('wafer1', business, business.url, wechat, group, `${business.url}/tunnel`);
+  } catch (e) {
+    await group.stop();
+    throw e;
+  }
+}
+
+/**
+ * The stack's Wafer 2 server configures the SDK with `tunnelServerUrl: tunnelUrl`,
+ * `tunnelSignatureKey: key`, and `serverHost` / `serverPort` = its own address, from which
+ * the SDK builds receiveUrl (stack/wafer2/server.js).
+ */
+async function startWafer2({ tunnelUrl, key }) {
+  const group = serviceGroup();
+  try {
+    const wechat = await group.start(new WechatService({}));
+    const business = await group.start(new Wafer2Business({ wechatUrl: wechat.url, tunnelUrl, signatureKey: key }));
+    // serverHost + serverPort + the path of the tunnel route.
+    const root = `${business.url}${business.rootPathname}`;
+    return businessFace('wafer2', business, root, wechat, group, `${root}/tunnel`);
+  } catch (e) {
+    await group.stop();
+    throw e;
+  }
 }
 
 function startBusiness(dialect, options) {
@@ -254,8 +317,8 @@ function tunnelIdOfUrl(url) {
 
 /**
  * A simulated phone running `client` ('wafer-wasm' packed, or the official
- * 'wafer-client-sdk'): logs in through the business server, opens a Tunnel to it, and
- * records what it receives. Resolves when the tunnel is connected.
+ * 'wafer-client-sdk' / 'wafer2-client-sdk'): logs in through the business server, opens a
+ * Tunnel to it, and records what it receives. Resolves when the tunnel is connected.
  */
 async function openPhone(business, name, client) {
   const sim = createSim({ wechat: business.wechatBackend(name) });
@@ -265,7 +328,7 @@ async function openPhone(business, name, client) {
   try {
     installPackage(sim.root, CLIENTS[client](), client);
     const sdk = sim.require(client);
-    sdk.setLoginUrl(business.endpoints.login);
+    await sdk.setLoginUrl(business.endpoints.login); // a promise in wafer-wasm, undefined in the official clients
     const login = await new Promise((resolve) => {
       sdk.login({ success: (userInfo) => resolve({ userInfo }), fail: (error) => resolve({ error }) });
     });

@@ -1,6 +1,7 @@
 'use strict';
 // Two wafer-tunnel nodes on one private redis-server, behind two proxies standing in for
-// the load balancers (one for the business server's API calls, one for the phones):
+// the load balancers (one for the business server's API calls, one for the phones), once
+// per official business server (Wafer 1: qcloud-weapp-server-sdk; Wafer 2: wafer-node-sdk):
 // phones on different nodes chat, a push sent to either node reaches both, and a
 // `kill -9` of one node loses nothing sent to a live tunnel except the frames in flight at
 // the kill, which are counted; the business server gets `close` for the dead node's
@@ -47,8 +48,10 @@ for (const [dialect, { official }] of Object.entries(h.BUSINESS)) {
 
     after(async () => {
       for (const p of phones) await p.sim.close();
-      if (business) await business.stop();
+      // The nodes first: a graceful stop delivers the last close reports, which a stopped
+      // business server would leave to be retried until the stop gives up.
       for (const n of Object.values(nodes)) await n.stop();
+      if (business) await business.stop();
       for (const p of [api, edge]) if (p) await p.stop();
       if (redis) await redis.stop();
     });
@@ -87,6 +90,14 @@ for (const [dialect, { official }] of Object.entries(h.BUSINESS)) {
       assert.equal(mB.pushes, 0, 'node B got no API call');
       assert.ok(mA.push_remote > 0, 'node A routed frames to node B through Redis');
       assert.equal(mB.frames_dropped_routing, 0);
+    });
+
+    test('each tunnel on Redis reports to the receiveUrl the business server\'s SDK built from its configuration', async () => {
+      assert.equal(phones.length, 3);
+      for (const p of phones) {
+        const stored = await redis.command('HGET', `wafer-tunnel:tunnel:${p.tunnelId()}`, 'u');
+        assert.equal(stored, business.receiveUrl, `${p.name} (${business.sdk.name})`);
+      }
     });
 
     test('a push sent to either node reaches the phones of both', async () => {
