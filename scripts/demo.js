@@ -5,7 +5,8 @@
  *
  *   1. builds the SDK into pkg/ when pkg/ is missing or older than the sources
  *      (scripts/setup.js installs missing tools first, scripts/build.js builds);
- *   2. starts the local Wafer stack (stack/) in this process on random loopback ports;
+ *   2. starts the local Wafer stack (stack/) in this process on random loopback ports, with the
+ *      Rust tunnel service (tunnel-service/, built when needed) as its tunnel server;
  *   3. copies demo-miniprogram/ to a temp dir, points its config.js at the stack and
  *      installs the package into miniprogram_npm/wafer-wasm/ the way DevTools "build npm" does;
  *   4. runs the demo in two simulated mini-programs (tests/sim), 小明 and 小红: log in on the
@@ -19,7 +20,7 @@
  *   --wafer2     talk to the Wafer 2 business server (default: Wafer 1, the official
  *                qcloud-weapp-server-sdk)
  *   --protocol   the SDK's configure({ protocol }) (default auto)
- *   --drop       mid-chat, the tunnel server drops every socket: both pages reconnect
+ *   --drop       mid-chat, the tunnel server restarts (every socket dropped): both pages reconnect
  *   --pkg        use this package directory or `npm pack` tarball instead of pkg/ (no build)
  *   --timeout    hard limit for the run after the build (default 90)
  *   --quiet      no step log, only the transcript
@@ -278,7 +279,7 @@ function parseArgs(argv) {
 async function runDemo({ dialect = 'wafer1', protocol = 'auto', drop = false, pkg = PKG_DIR, log = () => {}, state = {} } = {}) {
   const { startStack } = require('../stack');
   // Only the business server the pages talk to (the Wafer 2 one brings a MariaDB server along).
-  const stack = state.stack = await startStack({ [dialect === 'wafer2' ? 'wafer1' : 'wafer2']: false });
+  const stack = state.stack = await startStack({ tunnelServer: 'wafer-tunnel', [dialect === 'wafer2' ? 'wafer1' : 'wafer2']: false });
   const business = dialect === 'wafer2' ? stack.wafer2 : stack.wafer1;
   const closedTunnels = new Set();
   business.on('onClose', ({ tunnelId }) => closedTunnels.add(tunnelId));
@@ -334,7 +335,7 @@ async function runDemo({ dialect = 'wafer1', protocol = 'auto', drop = false, pk
   if (drop) {
     log('信道服务器断开了所有连接 / the tunnel server drops every socket');
     const before = users.map((u) => tunnelIdOf(u.chat));
-    stack.tunnel.dropAll();
+    await stack.tunnel.dropAll();
     for (const user of users) {
       await waitFor(() => hasSystem(user.chat, '重连成功'), `${user.name} to reconnect`);
     }
@@ -435,6 +436,14 @@ async function main(argv) {
       console.error(`demo: FAILED: cannot build the SDK: ${e.message}`);
       return 1;
     }
+  }
+  // The tunnel service is built before the run's timeout starts (minutes on a fresh clone).
+  try {
+    log('cargo build --profile service -p wafer-tunnel');
+    require('../stack/wafer-tunnel').buildWaferTunnel();
+  } catch (e) {
+    console.error(`demo: FAILED: ${e.message}`);
+    return 1;
   }
 
   const state = {};

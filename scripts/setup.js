@@ -11,7 +11,8 @@
  * wasm-pack, wasm-bindgen-cli at exactly the version of the `wasm-bindgen` crate
  * in Cargo.lock (wasm-pack then uses it instead of downloading anything), MariaDB
  * (Debian's mariadb-server) for the local stack's Wafer 2 server, and Debian's `wabt`
- * (wasm-validate, wat2wasm: the wasm feature-level check of `npm test`). Debian packages
+ * (wasm-validate, wat2wasm: the wasm feature-level check of `npm test`), Debian's
+ * redis-server (multi-node tunnel-service tests). Debian packages
  * are installed with apt-get as root (`apt-get update` once, before the first install).
  *
  * Used as a module by build.js / test.js: `withCargoPath()` puts ~/.cargo/bin on PATH.
@@ -214,6 +215,16 @@ function stepWabt() {
   return `wabt ${toolVersion('wasm-validate')}: installed with apt-get install wabt`;
 }
 
+/** Debian's redis-server, for the multi-node tunnel-service tests (they start their own instance). */
+function stepRedis() {
+  const found = toolVersion('redis-server');
+  if (found) return `redis-server ${found} found`;
+  aptInstall(['redis-server'], 'redis-server is missing');
+  const now = toolVersion('redis-server');
+  if (!now) throw new Error('apt-get installed redis-server but it is not runnable from PATH');
+  return `redis-server ${now}: installed with apt-get install redis-server`;
+}
+
 const STEPS = [
   ['npm', stepNpm],
   ['rust-target', stepWasmTarget],
@@ -222,6 +233,7 @@ const STEPS = [
   ['wasm-bindgen', stepWasmBindgen],
   ['mariadb', stepMariaDb],
   ['wabt', stepWabt],
+  ['redis-server', stepRedis],
 ];
 
 function setup() {

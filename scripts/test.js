@@ -12,8 +12,9 @@
  * `npm test` always builds and tests the current commit: it refuses --only/--skip, and
  * WAFER_* variables inherited from the environment (build shortcuts such as
  * WAFER_SKIP_WASM_PACK, a stale WAFER_PKG_TARBALL) are removed before any layer runs. A
- * subset that includes a layer testing the package also runs the build and pack layers
- * (never an older tarball), and its summary says it was partial.
+ * subset that includes a layer testing the package also runs the layers it needs (build,
+ * pack, and the tunnel service build where it is used: never an older build), and its
+ * summary says it was partial.
  *
  * Layers are data (LAYERS below): a command layer is `command(name, argv, { counts })`, a
  * node --test layer is `nodeTests(name, dir)` (every dir/*.test.js). A layer that counts
@@ -32,25 +33,27 @@ const NODE = process.execPath;
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const WASM_TARGET = 'wasm32-unknown-unknown';
 
+/** Layers every node --test layer needs from the same run: it tests the package they make. */
+const PACKAGE_LAYERS = ['build', 'pack'];
+
 // --- the layers, in order --------------------------------------------------------------
 const LAYERS = [
   command('setup', [NODE, 'scripts/setup.js']),
   command('fmt', ['cargo', 'fmt', '--check']),
-  command('clippy', ['cargo', 'clippy', '--all-targets', '--', '-D', 'warnings']),
+  command('clippy', ['cargo', 'clippy', '--workspace', '--all-targets', '--', '-D', 'warnings']),
   command('clippy-wasm', ['cargo', 'clippy', '--target', WASM_TARGET, '--all-targets', '--', '-D', 'warnings']),
-  command('cargo-test', ['cargo', 'test'], { counts: cargoCounts }),
+  command('cargo-test', ['cargo', 'test', '--workspace'], { counts: cargoCounts }),
   command('wasm-test', ['wasm-pack', 'test', '--node', '--mode', 'no-install'], { counts: cargoCounts }),
   command('build', [NODE, 'scripts/build.js']),
   { name: 'pack', describe: 'npm pack ./pkg --pack-destination tests/.tmp', run: packLayer },
+  command('tunnel-build', ['cargo', 'build', '--profile', 'service', '-p', 'wafer-tunnel', '--bins']),
   nodeTests('wasm-level', 'tests/wasm-level'),
   nodeTests('js', 'tests/js'),
-  nodeTests('e2e', 'tests/e2e'),
+  nodeTests('e2e', 'tests/e2e', { needs: ['tunnel-build'] }),
   nodeTests('frameworks', 'tests/frameworks'),
   nodeTests('reliability', 'tests/reliability'),
+  nodeTests('tunnel-e2e', 'tests/tunnel-service', { needs: ['tunnel-build'] }),
 ];
-
-/** Layers a node --test layer needs from the same run: it tests the package they make. */
-const PACKAGE_LAYERS = ['build', 'pack'];
 
 // --- layer constructors ------------------------------------------------------------------
 
@@ -65,10 +68,12 @@ function command(name, argv, opts = {}) {
   };
 }
 
-function nodeTests(name, dir) {
+/** `opts.needs`: more layers (besides build and pack) whose output the tests use. */
+function nodeTests(name, dir, opts = {}) {
   return {
     name,
     testsPackage: true,
+    needs: PACKAGE_LAYERS.concat(opts.needs || []),
     describe: `node --test ${dir}/*.test.js`,
     run: async (state) => {
       const abs = path.join(ROOT, dir);
@@ -200,11 +205,15 @@ async function main(argv) {
       return 2;
     }
   }
-  const testsPackage = (n) => LAYERS.find((l) => l.name === n).testsPackage;
-  if (only && only.some(testsPackage)) only = [...new Set([...only, ...PACKAGE_LAYERS])];
-  if (skip.some((n) => PACKAGE_LAYERS.includes(n)) && names.some((n) => testsPackage(n) && !skip.includes(n) && (!only || only.includes(n)))) {
-    console.error(`test: the package test layers need ${PACKAGE_LAYERS.join(' and ')} from the same run; skip those layers too`);
-    return 2;
+  // A test layer never runs on an older build: the layers it needs run too.
+  const needs = (n) => LAYERS.find((l) => l.name === n).needs || [];
+  if (only) only = [...new Set(only.concat(...only.map(needs)))];
+  for (const n of names) {
+    const missing = needs(n).filter((d) => skip.includes(d));
+    if (missing.length && !skip.includes(n) && (!only || only.includes(n))) {
+      console.error(`test: layer ${n} needs ${missing.join(' and ')} from the same run; skip ${n} too`);
+      return 2;
+    }
   }
   for (const key of Object.keys(process.env)) if (key.startsWith('WAFER_')) delete process.env[key];
   withCargoPath(false);

@@ -7,7 +7,9 @@
 //                     [--wechat-port N] [--auth-port N] [--tunnel-port N]
 //                     [--wafer1-port N] [--wafer2-port N]
 //                     [--session-lifetime-ms N] [--signature-key KEY] [--app-id ID] [--app-secret S]
+//                     [--tunnel-server wafer-tunnel|js]
 //
+// --tunnel-server: the Rust tunnel service (default, built on first use) or the JavaScript one.
 // --port-base B assigns B, B+1, ... B+4 to wechat, auth, tunnel, wafer1, wafer2.
 // Without ports every service gets a random free port. --public-host is the host written
 // into URLs (e.g. the LAN address when listening on 0.0.0.0 for a phone).
@@ -49,7 +51,7 @@ function mariadbLines(wafer2) {
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   if (args.help) {
-    process.stdout.write(require('fs').readFileSync(__filename, 'utf8').split('\n').slice(3, 14).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+    process.stdout.write(require('fs').readFileSync(__filename, 'utf8').split('\n').slice(3, 16).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
     return;
   }
   const ports = {};
@@ -60,6 +62,9 @@ async function main() {
   for (const name of SERVICES) {
     if (args[`${name}-port`] !== undefined) ports[name] = toPort(args[`${name}-port`], `--${name}-port`);
   }
+  const tunnelServer = args['tunnel-server'] || 'wafer-tunnel';
+  if (!['wafer-tunnel', 'js'].includes(tunnelServer)) throw new Error(`--tunnel-server: wafer-tunnel or js, not ${tunnelServer}`);
+  if (tunnelServer === 'wafer-tunnel') process.stdout.write('Building wafer-tunnel if needed (cargo build --profile service -p wafer-tunnel)...\n');
   const stack = await startStack({
     host: args.host,
     publicHost: args['public-host'],
@@ -68,6 +73,7 @@ async function main() {
     signatureKey: args['signature-key'],
     appId: args['app-id'],
     appSecret: args['app-secret'],
+    tunnelServer,
   });
 
   const { urls, endpoints } = stack;
@@ -75,7 +81,7 @@ async function main() {
     'Local Wafer stack is running:',
     `  mock WeChat     ${urls.wechat}   (GET /sns/jscode2session, POST /device/{login,userinfo,checkSession})`,
     `  auth server     ${urls.auth}`,
-    `  tunnel server   ${urls.tunnel}`,
+    `  tunnel server   ${urls.tunnel}   (${tunnelServer === 'js' ? 'JavaScript, stack/tunnel-server.js' : 'wafer-tunnel, tunnel-service/'})`,
     `  Wafer 1 server  ${urls.wafer1}`,
     `      login  ${endpoints.wafer1.login}`,
     `      user   ${endpoints.wafer1.user}`,

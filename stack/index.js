@@ -16,6 +16,7 @@
 const { WechatService, wechatBackend, DEFAULT_APP_ID, DEFAULT_APP_SECRET } = require('./wechat');
 const { AuthServer } = require('./auth-server');
 const { TunnelServer } = require('./tunnel-server');
+const { WaferTunnelProcess } = require('./wafer-tunnel');
 const { Wafer1Business } = require('./business-wafer1');
 const { Wafer2Business } = require('./business-wafer2');
 const { randomHex } = require('./util');
@@ -30,6 +31,8 @@ const { randomHex } = require('./util');
  *   appId, appSecret   the mini-program's credentials known to the mock WeChat
  *   signatureKey       TunnelSignatureKey (default: random)
  *   networkTimeoutMs   timeout of every server-to-server call (default 10 s)
+ *   tunnelServer       'js' (default: the JavaScript tunnel server with the test fault controls)
+ *                      or 'wafer-tunnel' (the Rust tunnel service, tunnel-service/, in a child process)
  *   wafer1             false → do not start the Wafer 1 business server
  *   wafer2             false → do not start the Wafer 2 business server
  */
@@ -55,7 +58,8 @@ async function startStack(options = {}) {
     const auth = await startService(new AuthServer(Object.assign({}, common, {
       port: ports.auth, wechatUrl: wechat.url, appId, appSecret, sessionLifetimeMs: options.sessionLifetimeMs,
     })));
-    const tunnel = await startService(new TunnelServer(Object.assign({}, common, {
+    const Tunnel = options.tunnelServer === 'wafer-tunnel' ? WaferTunnelProcess : TunnelServer;
+    const tunnel = await startService(new Tunnel(Object.assign({}, common, {
       port: ports.tunnel, signatureKey,
     })));
     const wafer1 = options.wafer1 === false ? null : await startService(new Wafer1Business(Object.assign({}, common, {

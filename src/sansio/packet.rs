@@ -106,8 +106,8 @@ pub fn parse_head(head: &str, len: usize) -> Head {
     }
 }
 
-/// Split a whole frame: the reference reading the head classifier is tested against.
-#[cfg(test)]
+/// Split a whole frame at its first colon (how a server reads a client's frame; the
+/// client's own head classifier is tested against it).
 fn split(frame: &str) -> (&str, Option<&str>) {
     match frame.split_once(':') {
         Some((t, c)) if !c.is_empty() => (t, Some(c)),
@@ -137,6 +137,40 @@ pub fn parse_timeout(content: &str) -> Option<u64> {
         .fold(0u64, |n, b| n * 10 + u64::from(b - b'0'));
     let ms = seconds.saturating_mul(1000).saturating_add(millis);
     Some(ms.clamp(MIN_SERVER_INTERVAL_MS, MAX_SERVER_INTERVAL_MS))
+}
+
+/// Server → client `pong`.
+pub const PONG: &str = "pong";
+/// Prefix of the server → client `timeout:<seconds>` packet.
+pub const TIMEOUT_PREFIX: &str = "timeout:";
+
+/// A client → server frame as a tunnel server reads it (the server half of the codec).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientFrame<'a> {
+    /// `message:<content>`: the content is reported to the business server as it is.
+    Message(&'a str),
+    Ping,
+    Close,
+    /// Anything else, `message` without content included: dropped by the server.
+    Unknown,
+}
+
+/// Classify a client → server frame.
+pub fn parse_client_frame(frame: &str) -> ClientFrame<'_> {
+    match split(frame) {
+        ("message", Some(content)) => ClientFrame::Message(content),
+        ("ping", None) => ClientFrame::Ping,
+        ("close", _) => ClientFrame::Close,
+        _ => ClientFrame::Unknown,
+    }
+}
+
+/// The frame a server sends for a pushed packet: `type`, or `type:content`.
+pub fn server_frame(packet_type: &str, content: Option<&str>) -> String {
+    match content {
+        Some(c) => [packet_type, ":", c].concat(),
+        None => packet_type.to_owned(),
+    }
 }
 
 /// The event types the tunnel itself emits; a server message of one of these types
@@ -243,6 +277,27 @@ mod tests {
         ] {
             assert_eq!(parse_timeout(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn client_frames_as_a_server_reads_them() {
+        assert_eq!(parse_client_frame("ping"), ClientFrame::Ping);
+        assert_eq!(parse_client_frame("close"), ClientFrame::Close);
+        assert_eq!(parse_client_frame("close:bye"), ClientFrame::Close);
+        assert_eq!(
+            parse_client_frame(r#"message:{"type":"a","content":"b:c"}"#),
+            ClientFrame::Message(r#"{"type":"a","content":"b:c"}"#)
+        );
+        for f in [
+            "", "message", "message:", "ping:1", "PING", "pong", "x:y", ":",
+        ] {
+            assert_eq!(parse_client_frame(f), ClientFrame::Unknown, "{f}");
+        }
+        assert_eq!(server_frame(PONG, None), "pong");
+        assert_eq!(server_frame("message", Some("{}")), "message:{}");
+        let timeout = [TIMEOUT_PREFIX, "15"].concat();
+        let (t, c) = split(&timeout);
+        assert_eq!((t, c.and_then(parse_timeout)), ("timeout", Some(15_000)));
     }
 
     #[test]
