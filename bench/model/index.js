@@ -37,19 +37,19 @@ function Tunnel(serviceUrl) {
 
 Tunnel.prototype.on = function on(type, listener) {
   if (typeof type === 'string' && typeof listener === 'function') {
-    // Copy on write: a dispatch in progress keeps its snapshot.
-    this._listeners = this._listeners.concat([[type, listener]]);
+    // Copy on write: a dispatch in progress keeps its snapshot. Flat: [type, fn, ...].
+    this._listeners = this._listeners.concat([type, listener]);
   }
   return this;
 };
 
 Tunnel.prototype._dispatch = function dispatch(name, payload) {
   const list = this._listeners;
-  for (let i = 0; i < list.length; i++) {
-    const type = list[i][0];
+  for (let i = 0; i < list.length; i += 2) {
+    const type = list[i];
     try {
-      if (type === '*') list[i][1](name, payload);
-      else if (type === name) list[i][1](payload);
+      if (type === '*') list[i + 1](name, payload);
+      else if (type === name) list[i + 1](payload);
     } catch (e) {
       console.error('tunnel listener', e);
     }
@@ -97,8 +97,10 @@ Tunnel.prototype._frame = function frame(gen, data) {
   // Control frames (pong, timeout:N, close): nothing to model here.
 };
 
+function sendFailed() {}
+
 Tunnel.prototype._send = function send(frame) {
-  this._task.send({ data: frame, fail: () => {} });
+  this._task.send({ data: frame, fail: sendFailed });
 };
 
 Tunnel.prototype.emit = function emit(type, content) {

@@ -14,11 +14,12 @@ use crate::sansio::config::{resolve_tunnel, LegacyKnobs, Options};
 use crate::sansio::error::{ErrorKind, SdkError};
 use crate::sansio::flows::{Call, Failure, Record};
 use crate::sansio::login::LoginCall;
+use crate::sansio::tunnel::Tunnel;
 
 use super::boundary::{copy, decode_options, get, merge_headers, set, unreadable};
 use super::env::Env;
 use super::flows::{Flows, Outcome};
-use super::frames::Strings;
+use super::frames::{Port, Strings};
 use super::log::session_record;
 use super::platform::Platform;
 use super::registry::Registry;
@@ -110,14 +111,16 @@ impl Client {
         self.env.log(|| session_record(&record));
     }
 
-    /// `new Tunnel(url, options)`: `knobs` holds the legacy static knobs.
+    /// `new Tunnel(url, options)`: `knobs` holds the legacy static knobs, `port` is the
+    /// tunnel's JavaScript half (`js-shim/tunnel-port.js`: listeners, per-message paths).
     pub fn tunnel(
         &self,
         url: JsValue,
         options: JsValue,
         knobs: JsValue,
+        port: Port,
     ) -> Result<TunnelHandle, JsValue> {
-        self.make_tunnel(url, &options, &knobs)
+        self.make_tunnel(url, &options, &knobs, port)
             .map_err(|e| self.env.error(&e))
     }
 }
@@ -182,6 +185,7 @@ impl Client {
         url: JsValue,
         options: &JsValue,
         knobs: &JsValue,
+        port: Port,
     ) -> Result<TunnelHandle, SdkError> {
         let Some(url) = url.as_string().filter(|u| !u.is_empty()) else {
             return Err(SdkError::invalid_params(
@@ -204,9 +208,9 @@ impl Client {
             self.flows.clone(),
             id,
             url,
-            cfg,
-            seed,
+            Tunnel::new(cfg, seed),
             strings,
+            port,
         );
         self.tunnels.add(&t);
         Ok(TunnelHandle::new(t))
