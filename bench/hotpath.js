@@ -1,10 +1,14 @@
 'use strict';
 /**
  * Where a tunnel message's time goes: the per-message breakdown of the inbound and
- * outbound hot paths for ours, the official client and the plain-JavaScript model
- * (bench/model), each in its own simulator on the fake socket of bench/throughput.js
- * (the time per message is bench/throughput.js's).
+ * outbound hot paths, each side in its own simulator on the fake socket of
+ * bench/throughput.js: ours; ours with its tunnel port's gate held shut by the bench, so
+ * that every message goes through the wasm (the path a tunnel takes while logging); the
+ * official client; the plain-JavaScript model (bench/model).
  *
+ * - time: nanoseconds per message, the median of interleaved rounds of M messages, and the
+ *   speed against the official client as the median of the per-round ratios (the figures
+ *   the targets read are bench/throughput.js's);
  * - crossings (ours): calls from JavaScript into the wasm (its exports, the glue's
  *   closure shims included) and from the wasm into JavaScript (the glue's imports, handle
  *   drops included), counted by wrapping the instance's exports and the import object in
@@ -66,6 +70,10 @@ function diff(after, before) {
 }
 
 const sum = (o) => Object.values(o).reduce((a, b) => a + b, 0);
+const median = (a) => {
+  const s = a.slice().sort((p, q) => p - q);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 
 /**
  * Self time of a CPU profile: in the wasm (its functions and the transitions into and out
@@ -90,6 +98,22 @@ function categorise(profile) {
   return cats;
 }
 
+/**
+ * Hold ours' gate shut (bench instrumentation, never in the package): every frame and emit
+ * then goes through the wasm, the path a tunnel takes while logging, and the one every
+ * message took before the port carried the hot paths.
+ */
+function holdGateShut(side) {
+  const port = side.tunnel._port;
+  if (!port || typeof port.gate !== 'function') throw new Error('ours: no tunnel port to hold shut');
+  const gate = port.gate;
+  port.gate = function shut(deliverGen, maxFrame) {
+    gate.call(this, -1, maxFrame, -1, null);
+  };
+  port.gate(-1, port.maxFrame, -1, null);
+  return side;
+}
+
 async function child(opts) {
   const { setupSide, SIDES } = require('./throughput.js');
   const v8 = require('node:v8');
@@ -97,10 +121,18 @@ async function child(opts) {
   const gc = typeof global.gc === 'function' ? global.gc : () => {};
   const n = opts.m || M;
 
-  const sides = [];
-  for (const s of SIDES(opts.pkgDir)) sides.push(await setupSide({ ...s, n }));
-  // Crossings: ours again, every export and import counted.
-  const counted = await setupSide({ ...SIDES(opts.pkgDir)[0], n, key: 'ours-counted', beforeLoad: countingProbe });
+  const [oursSpec, officialSpec, modelSpec] = SIDES(opts.pkgDir);
+  const sides = [
+    await setupSide({ ...oursSpec, n }),
+    holdGateShut(await setupSide({ ...oursSpec, key: 'wasm', n })),
+    await setupSide({ ...officialSpec, n }),
+    await setupSide({ ...modelSpec, n }),
+  ];
+  // Crossings: ours again, both ways, every export and import counted.
+  const counted = {
+    ours: await setupSide({ ...oursSpec, n, key: 'ours-counted', beforeLoad: countingProbe }),
+    wasm: holdGateShut(await setupSide({ ...oursSpec, n, key: 'wasm-counted', beforeLoad: countingProbe })),
+  };
 
   const loops = {
     inbound: (s, m = n) => s.h.inbound(m),
@@ -110,20 +142,22 @@ async function child(opts) {
       return t1 - t0;
     },
   };
-  const check = (s) => {
-    if (s.h.box.got !== n && s.h.st.messages !== n) throw new Error(`${s.name}: messages lost`);
+  const check = (s, m = n) => {
+    if (s.h.box.got !== m && s.h.st.messages !== m) throw new Error(`${s.name} (${s.key}): messages lost`);
   };
 
   const result = { m: n, paths: {} };
   for (const [pathName, loop] of Object.entries(loops)) {
     const out = {};
-    for (const s of sides) out[s.key] = { heapBytes: [], profile: null };
-    // Warm-up (the profile is of optimised code).
-    for (let r = 0; r < opts.warmup; r++) {
-      for (const s of sides) {
+    for (const s of sides) out[s.key] = { ns: [], heapBytes: [], profile: null };
+    // Warm-up (the profile is of optimised code), then timed rounds, interleaved.
+    for (let r = 0; r < opts.warmup + opts.rounds; r++) {
+      const order = r % 2 ? sides.slice().reverse() : sides;
+      for (const s of order) {
         gc();
-        loop(s);
+        const dt = loop(s);
         check(s);
+        if (r >= opts.warmup) out[s.key].ns.push(dt / n);
       }
     }
     // JS heap allocated per message, in rounds where no collection ran.
@@ -136,6 +170,7 @@ async function child(opts) {
         loop(s, HEAP_M);
         const h1 = v8.getHeapStatistics().used_heap_size;
         const { statistics } = profiler.stop();
+        check(s, HEAP_M);
         if (statistics.length === 0) out[s.key].heapBytes.push((h1 - h0) / HEAP_M);
       }
     }
@@ -158,35 +193,35 @@ async function child(opts) {
     }
     await post('Profiler.disable');
     session.disconnect();
-    // Crossings per message.
-    loop(counted);
-    const before = counted.probe.snapshot();
-    loop(counted);
-    check(counted);
-    const after = counted.probe.snapshot();
-    const exportsPer = diff(after.exports, before.exports);
-    const importsPer = diff(after.imports, before.imports);
-    for (const k of Object.keys(exportsPer)) exportsPer[k] /= n;
-    for (const k of Object.keys(importsPer)) importsPer[k] /= n;
 
     const summary = {};
     for (const s of sides) {
       const o = out[s.key];
       summary[s.key] = {
+        nsPerMessage: median(o.ns),
+        // Steadier than a ratio of the medians: each round measures the sides back to back.
+        speedVsOfficial: median(o.ns.map((t, i) => out.official.ns[i] / t)),
         heapBytesPerMessage: o.heapBytes.length ? Math.min(...o.heapBytes) : null,
         heapSamples: o.heapBytes.length,
         profile: o.profile,
       };
     }
-    summary.ours.crossings = {
-      intoWasm: sum(exportsPer),
-      outOfWasm: sum(importsPer),
-      exports: exportsPer,
-      imports: importsPer,
-    };
+    // Crossings per message.
+    for (const [key, c] of Object.entries(counted)) {
+      loop(c);
+      const before = c.probe.snapshot();
+      loop(c);
+      check(c);
+      const after = c.probe.snapshot();
+      const exportsPer = diff(after.exports, before.exports);
+      const importsPer = diff(after.imports, before.imports);
+      for (const k of Object.keys(exportsPer)) exportsPer[k] /= n;
+      for (const k of Object.keys(importsPer)) importsPer[k] /= n;
+      summary[key].crossings = { intoWasm: sum(exportsPer), outOfWasm: sum(importsPer), exports: exportsPer, imports: importsPer };
+    }
     result.paths[pathName] = summary;
   }
-  for (const s of sides.concat(counted)) await s.sim.close();
+  for (const s of sides.concat(Object.values(counted))) await s.sim.close();
   return result;
 }
 
@@ -194,7 +229,7 @@ async function child(opts) {
  * @param {{ pkgDir: string, warmup?: number, profileRounds?: number, m?: number, cpuProfDir?: string }} opts
  */
 function run(opts) {
-  const o = Object.assign({ warmup: 5, profileRounds: 10, m: M }, opts);
+  const o = Object.assign({ warmup: 5, rounds: 15, profileRounds: 10, m: M }, opts);
   return new Promise((resolve, reject) => {
     const cp = fork(__filename, ['--child'], {
       execArgv: ['--expose-gc'],
@@ -214,24 +249,29 @@ function run(opts) {
   });
 }
 
-/**
- * The breakdown as text tables (scripts/bench.js prints them); `ns`, when given, is the
- * time per message by path and side (from bench/throughput.js).
- */
-function format(result, ns) {
+const LABELS = {
+  ours: 'ours',
+  wasm: 'ours, through the wasm',
+  official: 'official',
+  model: 'JS model',
+};
+
+/** The breakdown as text tables (scripts/bench.js prints them). */
+function format(result) {
   const lines = [];
   const cats = [['js', 'JavaScript'], ['wasm', 'wasm + transitions'], ['gc', 'GC']];
   for (const [pathName, p] of Object.entries(result.paths)) {
-    lines.push(`${pathName} (per message, ${result.m.toLocaleString('en-US')} messages a round):`);
-    const head = ['side', ...(ns ? ['ns'] : []), 'JS→wasm', 'wasm→JS', 'JS heap B', ...cats.map((c) => `${c[1]} %`)];
+    lines.push(`${pathName} (per message; median of interleaved rounds of ${result.m.toLocaleString('en-US')} messages):`);
+    const head = ['side', 'ns', 'speed vs official', 'JS→wasm', 'wasm→JS', 'JS heap B', ...cats.map((c) => `${c[1]} %`)];
     const rows = [];
-    for (const key of ['ours', 'official', 'model']) {
+    for (const key of Object.keys(LABELS)) {
       const s = p[key];
       if (!s) continue;
       const c = s.crossings;
       rows.push([
-        key,
-        ...(ns ? [ns[pathName][key].toFixed(0)] : []),
+        LABELS[key],
+        s.nsPerMessage.toFixed(0),
+        `${s.speedVsOfficial.toFixed(2)}×`,
         c ? fmt(c.intoWasm) : '0',
         c ? fmt(c.outOfWasm) : '0',
         s.heapBytesPerMessage === null ? 'n/a' : s.heapBytesPerMessage.toFixed(0),
@@ -239,9 +279,12 @@ function format(result, ns) {
       ]);
     }
     lines.push(table(head, rows));
-    const c = p.ours.crossings;
-    const calls = Object.entries(c.exports).map(([k, v]) => `${k} ${fmt(v)}`).concat(Object.entries(c.imports).map(([k, v]) => `${k.replace(/_[0-9a-f]{16}$/, '')} ${fmt(v)}`));
-    lines.push(`  ours, calls per message: ${calls.length ? calls.join(', ') : 'none'}`);
+    for (const key of ['ours', 'wasm']) {
+      const c = p[key] && p[key].crossings;
+      if (!c) continue;
+      const calls = Object.entries(c.exports).map(([k, v]) => `${k} ${fmt(v)}`).concat(Object.entries(c.imports).map(([k, v]) => `${k.replace(/_[0-9a-f]{16}$/, '')} ${fmt(v)}`));
+      lines.push(`  ${LABELS[key]}, calls per message: ${calls.length ? calls.join(', ') : 'none'}`);
+    }
     lines.push('');
   }
   return lines.join('\n');

@@ -429,12 +429,9 @@ async function main() {
 
   if (hot) {
     out.push('');
-    out.push('where a message\'s time goes (bench/hotpath.js; ns: the median round of the last run\'s throughput):');
-    const ns = {
-      inbound: { ours: last.inbound.nsOurs, official: last.inbound.nsOfficial, model: last.inbound.nsModel },
-      outbound: { ours: last.outbound.nsOurs, official: last.outbound.nsOfficial, model: last.outbound.nsModel },
-    };
-    out.push(require('../bench/hotpath.js').format(hot, ns).trimEnd());
+    out.push('where a message\'s time goes (bench/hotpath.js):');
+    out.push(require('../bench/hotpath.js').format(hot).trimEnd());
+    out.push('ours, through the wasm: ours with the tunnel port\'s gate held shut by the bench, as while logging;');
     out.push('JS→wasm / wasm→JS: calls across the boundary per message (exports incl. closure shims / imports incl. handle drops);');
     out.push('JS heap B: bytes allocated on the JavaScript heap per message; JavaScript / wasm / GC %: self time in the CPU profile.');
   }
