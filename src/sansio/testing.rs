@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 /// A JSON value read as a server's answer, as the runtime reads one (anything that is not
 /// an object reads as an empty answer).
 pub(crate) fn answer(v: &serde_json::Value) -> Answer {
-    v.decode().unwrap_or_default()
+    v.lenient()
 }
 
 impl Value for serde_json::Value {

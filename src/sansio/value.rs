@@ -6,7 +6,7 @@
 //! passes it on untouched (a response to the caller, a login answer to storage), so the
 //! same rules run on both and nothing is copied that does not have to be.
 
-use serde::de::{Deserialize, DeserializeOwned, Deserializer};
+use serde::de::DeserializeOwned;
 
 /// A value handed over by the platform.
 pub trait Value: Clone {
@@ -15,6 +15,16 @@ pub trait Value: Clone {
     /// Read as `T`. The error names what did not fit, the field included when the
     /// reader can tell.
     fn decode<T: DeserializeOwned>(&self) -> Result<T, Invalid>;
+    /// Read as the struct `T` when this is an object, else `T::default()`: how answers
+    /// and storage are read (they may hold anything, text included, and a field of the
+    /// wrong type is a [`Lenient`] or [`Scalar`] that reads as absent). Never fails, and
+    /// in the wasm runtime a value that is not an object costs nothing to reject.
+    fn lenient<T: DeserializeOwned + Default>(&self) -> T {
+        self.decode::<Lenient<T>>()
+            .ok()
+            .and_then(|l| l.0)
+            .unwrap_or_default()
+    }
     /// `self[key]`: `undefined` when absent, unreadable, or when this is not an object.
     fn member(&self, key: &str) -> Self;
     /// `self[key] = value` on an object (nothing otherwise); returns `self`.
@@ -139,11 +149,11 @@ impl Scalar {
     }
 }
 
-/// [`Scalar`] for readers other than the wasm runtime's (which has its own, in
-/// `runtime::boundary`).
+/// [`Scalar`] and [`Lenient`] for readers other than the wasm runtime's (which has its
+/// own, in `runtime::boundary`).
 #[cfg(not(target_arch = "wasm32"))]
 mod any_reader {
-    use super::Scalar;
+    use super::{Lenient, Scalar};
     use serde::de::{self, Deserialize, Deserializer, IgnoredAny};
     use std::fmt;
 
@@ -195,22 +205,25 @@ mod any_reader {
             d.deserialize_any(V)
         }
     }
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            Ok(Lenient(T::deserialize(d).ok()))
+        }
+    }
 }
 
-/// `Some(T)` when the value has `T`'s shape, `None` otherwise (not an object, a field of
-/// the wrong type): for nested parts of answers, which may hold anything.
+/// `Some(T)` when the value has the struct `T`'s shape, `None` otherwise (not an object,
+/// a field of the wrong type): for answers and their nested parts, which may hold
+/// anything. In the wasm runtime (`runtime::boundary`) anything but an object reads as
+/// `None` without asking `T`: a reader's error there is a JavaScript `Error`, too dear
+/// for the text answers and the empty storage every request may meet.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Lenient<T>(pub Option<T>);
 
 impl<T> Default for Lenient<T> {
     fn default() -> Self {
         Lenient(None)
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Lenient(T::deserialize(d).ok()))
     }
 }
 

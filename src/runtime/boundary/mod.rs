@@ -22,7 +22,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::sansio::error::{ErrorKind, SdkError};
 use crate::sansio::protocol::Headers;
-use crate::sansio::value::{Invalid, Problem, Scalar, Value};
+use crate::sansio::value::{Invalid, Lenient, Problem, Scalar, Value};
 
 #[wasm_bindgen]
 extern "C" {
@@ -84,6 +84,21 @@ impl<'de> Deserialize<'de> for Scalar {
             // An object, array or function (and the rare symbol or bigint).
             Scalar::Object
         })
+    }
+}
+
+/// In the wasm runtime a [`Lenient`] is the value taken as it is (as for [`Scalar`]), then
+/// read as `T` only when it is an object: text, numbers and the empty string of an empty
+/// storage key are `None` at once, without an error (serde-wasm-bindgen's errors are
+/// JavaScript `Error`s, and formatting a megabyte of text into one took 20 ms).
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value: JsValue = serde_wasm_bindgen::preserve::deserialize(d)?;
+        let read = value.is_object().then(|| {
+            let reader = serde_wasm_bindgen::Deserializer::from(value);
+            T::deserialize(reader).ok()
+        });
+        Ok(Lenient(read.flatten()))
     }
 }
 
