@@ -49,6 +49,16 @@ impl Value for JsValue {
         })
     }
 
+    /// As [`Lenient`] reads it, without the path tracking `decode` wraps around the
+    /// reader (a misfit here is never reported).
+    fn lenient<T: DeserializeOwned + Default>(&self) -> T {
+        if !self.is_object() {
+            return T::default();
+        }
+        let reader = serde_wasm_bindgen::Deserializer::from(self.clone());
+        T::deserialize(reader).unwrap_or_default()
+    }
+
     fn member(&self, key: &str) -> Self {
         get(self, key).unwrap_or(JsValue::UNDEFINED)
     }
