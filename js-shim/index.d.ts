@@ -143,7 +143,11 @@ export interface ConfigureOptions extends TunnelOptions {
 export interface InitOptions {
   /** Path of the wasm file inside the code package (mini-program) or on disk (Node). */
   wasmPath?: string;
-  /** Node / web only: replace parts of the platform adapter (e.g. `login`). */
+  /**
+   * Node / web only: replace parts of the platform adapter (e.g. `login`). What they
+   * return or resolve with must be plain data, as `wx` gives (answers and storage are read
+   * as JSON data).
+   */
   platform?: Record<string, unknown>;
 }
 

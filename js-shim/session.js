@@ -8,7 +8,8 @@
  * `miniprogram_npm`): every read goes to storage, nothing is cached. Memory answers only
  * where storage cannot: after a write storage refused (quota), while storage still holds
  * what it held then (so a later write by anyone wins again), and while storage cannot be
- * read at all; then the answer is the value this run last wrote.
+ * read at all; then the answer is the value this run last wrote, as storage would keep it
+ * (its JSON copy).
  */
 
 /** The storage key of both official clients. */
@@ -24,12 +25,23 @@ function snapshot(value) {
 }
 
 /**
+ * What storage keeps of `value`: a copy through JSON (null when it has no JSON form, as
+ * a `Proxy` that throws). The value kept in memory is this copy, so the wasm, which
+ * decodes stored values directly as the JSON data storage returns, never reads a page's
+ * object.
+ */
+function storable(value) {
+  const text = snapshot(value);
+  return typeof text === 'string' ? JSON.parse(text) : null;
+}
+
+/**
  * @param {object} platform `getStorage(key)`, `setStorage(key, value)`, `removeStorage(key)`
  *   (looked up on every call: `init({ platform })` may replace them)
  * @param {(error: *) => void} onWriteFailure storage refused a write (the value was kept in memory)
  */
 function createSessionStore(platform, onWriteFailure) {
-  /** The value this run last wrote (null: removed), once it wrote one. */
+  /** What this run last wrote, as storage keeps it (null: removed), once it wrote one. */
   let written;
   let hasWritten = false;
   /** After a refused write: the snapshot of what storage held then (`{ shadowed }`). */
@@ -60,7 +72,7 @@ function createSessionStore(platform, onWriteFailure) {
     write(value) {
       const before = stored();
       const empty = value === null || value === undefined;
-      written = empty ? null : value;
+      written = empty ? null : storable(value);
       hasWritten = true;
       try {
         if (empty) platform.removeStorage(SESSION_KEY);

@@ -15,8 +15,9 @@ use crate::sansio::error::{ErrorKind, SdkError};
 use crate::sansio::flows::{Call, Failure, Record};
 use crate::sansio::login::LoginCall;
 use crate::sansio::tunnel::Tunnel;
+use crate::sansio::value::Value;
 
-use super::boundary::{copy, decode_options, get, merge_headers, set, unreadable};
+use super::boundary::{copy, decode_options, get, invalid, merge_headers, set, unreadable, view};
 use super::env::Env;
 use super::flows::{Flows, Outcome};
 use super::frames::{Port, Strings};
@@ -133,9 +134,13 @@ impl Client {
                 "configure() needs an options object",
             ));
         }
-        let o: Options = decode_options(value, ErrorKind::Request, "options")?;
-        let logger = get(value, "logger")
-            .map_err(|thrown| unreadable(ErrorKind::Request, "logger", &thrown))?;
+        // Read once, into a view that keeps the logger as it is.
+        let plain = view(value, &["logger"], &[])
+            .map_err(|e| invalid(ErrorKind::Request, "options", &e))?;
+        let o: Options = plain
+            .decode()
+            .map_err(|e| invalid(ErrorKind::Request, "options", &e))?;
+        let logger = get(&plain, "logger").unwrap_or_default();
         let logger = if logger.is_undefined() {
             None
         } else if logger.is_null() {
@@ -161,8 +166,15 @@ impl Client {
     }
 
     fn login_call(&self, call: LoginCall, options: JsValue) -> Promise {
-        let running = self.flows.run(Call::Login { call, options }, None, false);
         let env = self.env.clone();
+        // The flows read a view: `data` and `loginParams.userInfo` are passed on as given.
+        let options = match view(&options, &["data", "userInfo"], &["loginParams"]) {
+            Ok(o) => o,
+            Err(e) => {
+                return Promise::reject(&env.error(&invalid(ErrorKind::Login, "options", &e)))
+            }
+        };
+        let running = self.flows.run(Call::Login { call, options }, None, false);
         future_to_promise(async move { settled(&env, running.await) })
     }
 
@@ -172,10 +184,14 @@ impl Client {
             Ok(r) => r,
             Err(e) => return Promise::reject(&env.error(&e)),
         };
-        let call = Call::Request {
-            upload,
-            options: request.clone().into(),
+        // The flows read a view of the copy; the copy itself is what is sent.
+        let options = match view(&request, &[], &[]) {
+            Ok(o) => o,
+            Err(e) => {
+                return Promise::reject(&env.error(&invalid(ErrorKind::Request, "options", &e)))
+            }
         };
+        let call = Call::Request { upload, options };
         let running = self.flows.run(call, Some(request), upload);
         future_to_promise(async move { settled(&env, running.await) })
     }

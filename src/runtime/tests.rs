@@ -528,6 +528,152 @@ async fn hostile_objects_are_typed_failures_and_the_client_keeps_working() {
     assert_eq!(json(&field(&field(&res, "data"), "header")), r#"{"a":"1"}"#);
 }
 
+/// A `Proxy` whose every trap throws, a revoked one (`Array.isArray` throws on it), and
+/// an array holding the first: where a number, a string or an object belongs.
+#[wasm_bindgen_test]
+async fn hostile_values_in_fields_are_errors_naming_the_field() {
+    let fake = Fake::new();
+    let client = fake.client();
+    fake.route("https://x/echo", "(o) => ({ statusCode: 200, data: {} })");
+    fake.route("https://x/login", WAFER1_LOGIN);
+    client
+        .configure(opts(&[("loginUrl", "https://x/login".into())]))
+        .unwrap();
+    let proxy = js_sys::eval(
+        "(() => { const boom = () => { throw new Error('trap'); }; return new Proxy({}, \
+         { get: boom, has: boom, ownKeys: boom, getOwnPropertyDescriptor: boom, \
+           getPrototypeOf: boom }); })()",
+    )
+    .unwrap();
+    let revoked = js_sys::eval(
+        "(() => { const p = Proxy.revocable({}, {}); p.revoke(); return p.proxy; })()",
+    )
+    .unwrap();
+    let in_array: JsValue = Array::of1(&proxy).into();
+    for (value, what) in [
+        (&proxy, "proxy"),
+        (&revoked, "revoked"),
+        (&in_array, "array"),
+    ] {
+        let e = client
+            .configure(opts(&[("queueLimit", value.clone())]))
+            .unwrap_err();
+        assert_eq!(
+            message(&e),
+            "参数错误：queueLimit must be a number",
+            "{what}"
+        );
+        let e = client
+            .configure(opts(&[("debug", value.clone())]))
+            .unwrap_err();
+        assert_eq!(message(&e), "参数错误：debug must be a boolean", "{what}");
+        let e = client
+            .tunnel(
+                "https://x/t".into(),
+                opts(&[("heartbeatInterval", value.clone())]),
+                opts(&[("MAX_RECONNECT_TRY_TIMES", value.clone())]),
+                port().0,
+            )
+            .err()
+            .unwrap();
+        assert_eq!(
+            message(&e),
+            "参数错误：heartbeatInterval must be a number",
+            "{what}"
+        );
+        let e = settle(client.request(opts(&[("url", value.clone())])))
+            .await
+            .unwrap_err();
+        assert_eq!(message(&e), "参数错误：url must be a string", "{what}");
+        let e = settle(client.login(opts(&[("loginUrl", value.clone())])))
+            .await
+            .unwrap_err();
+        assert_eq!(message(&e), "参数错误：loginUrl must be a string", "{what}");
+        let given = opts(&[("loginParams", opts(&[("code", value.clone())]))]);
+        let e = settle(client.request_login(given)).await.unwrap_err();
+        assert_eq!(
+            message(&e),
+            "参数错误：loginParams.code must be a string",
+            "{what}"
+        );
+    }
+    let e = settle(client.request_login(opts(&[("loginParams", proxy.clone())])))
+        .await
+        .unwrap_err();
+    assert_eq!(message(&e), "参数错误：loginParams could not be read: trap");
+    // A function is an object too: its members are read the same way.
+    let function = js_sys::eval(
+        "new Proxy(function f() {}, { get() { throw new Error('trap'); }, \
+         ownKeys() { throw new Error('trap'); } })",
+    )
+    .unwrap();
+    let e = settle(client.request_login(function)).await.unwrap_err();
+    assert_eq!(message(&e), "参数错误：options could not be read: trap");
+    assert_eq!(fake.count("login"), 0);
+    assert_eq!(fake.requests().length(), 0);
+    // Only tested for truthiness, or passed on: a Proxy as `login` logs in first; as a
+    // login's `data` it is handed to the platform as it is (whose copy of the options
+    // cannot serialize it: a failed login, not an exception).
+    let res = settle(client.request(opts(&[
+        ("url", "https://x/echo".into()),
+        ("login", proxy.clone()),
+    ])))
+    .await
+    .unwrap();
+    assert_eq!(field(&res, "statusCode").as_f64(), Some(200.0));
+    assert_eq!(fake.count("login"), 1);
+    Reflect::set(&fake.0, &"sessionValid".into(), &false.into()).unwrap();
+    let e = settle(client.login(opts(&[("data", proxy)])))
+        .await
+        .unwrap_err();
+    assert_eq!(field(&e, "kind").as_string().as_deref(), Some("LoginError"));
+    let res = settle(client.request(opts(&[("url", "https://x/echo".into())])))
+        .await
+        .unwrap();
+    assert_eq!(field(&res, "statusCode").as_f64(), Some(200.0));
+}
+
+/// Reading answers and storage makes no JavaScript `Error` (serde-wasm-bindgen's errors
+/// are `Error`s: a megabyte of text formatted into one took 20 ms a request).
+#[wasm_bindgen_test]
+async fn answers_of_any_shape_are_read_without_making_errors() {
+    let fake = Fake::new();
+    let client = fake.client();
+    let big = "'x'.repeat(100000)";
+    for (url, data) in [
+        ("https://x/text", big),
+        ("https://x/number", "5"),
+        ("https://x/array", "[1, 2]"),
+        (
+            "https://x/object",
+            "{ code: 0, data: 'ok', session: 7, message: {} }",
+        ),
+        ("https://x/empty", "''"),
+    ] {
+        fake.route(
+            url,
+            &["() => ({ statusCode: 200, data: ", data, " })"].concat(),
+        );
+    }
+    let made = js_sys::eval(
+        "(() => { const Real = globalThis.Error; const made = { count: 0, restore() { globalThis.Error = Real; } }; \
+         globalThis.Error = new Proxy(Real, { construct(t, a) { made.count++; return Reflect.construct(t, a); }, \
+         apply(t, self, a) { made.count++; return Reflect.apply(t, self, a); } }); return made; })()",
+    )
+    .unwrap();
+    let mut ok = 0;
+    for url in ["text", "number", "array", "object", "empty"] {
+        let url = ["https://x/", url].concat();
+        let res = settle(client.request(opts(&[("url", url.into())]))).await;
+        ok += u32::from(res.is_ok());
+    }
+    let count = field(&made, "count").as_f64();
+    let restore: Function = field(&made, "restore").unchecked_into();
+    restore.call0(&made).unwrap();
+    assert_eq!(ok, 5);
+    assert_eq!(count, Some(0.0), "Errors made while reading answers");
+}
+
 #[wasm_bindgen_test]
 async fn storage_garbage_reads_as_no_session() {
     let fake = Fake::new();

@@ -625,7 +625,7 @@ impl<V: Value> Flows<V> {
     /// Read a login answer: store the session and give the user info, or the error.
     fn login_answer(&mut self, mode: LoginMode, response: &V, profile: V) -> Result<V, SdkError> {
         let data = response.member("data");
-        let answer: Answer = data.decode().unwrap_or_default();
+        let answer: Answer = data.lenient();
         let ok = match login::classify_login(
             self.dialect.protocol,
             mode,
@@ -722,7 +722,7 @@ impl<V: Value> Flows<V> {
         } else {
             Some(data)
         };
-        let answer = body.map(|b| b.decode::<Answer>().unwrap_or_default());
+        let answer = body.map(|b| b.lenient::<Answer>());
         let (verdict, learned) =
             request::classify_response(self.dialect_now(), status_of(&response), answer.as_ref());
         if let Some(d) = learned {

@@ -42,7 +42,7 @@ impl Session {
     /// Read a stored value: `None` when it holds no usable session (not an object,
     /// missing fields, wrong types, values that could not travel in an HTTP header).
     pub fn read<V: Value>(stored: &V) -> Option<Session> {
-        Session::from_stored(&stored.decode::<Stored>().ok()?)
+        Session::from_stored(&stored.lenient::<Stored>())
     }
 
     /// The session in a decoded stored value.

@@ -2,13 +2,13 @@
 //! JavaScript values), and arbitrary JSON for property tests.
 
 use super::protocol::Answer;
-use super::value::{Invalid, Problem, Value};
+use super::value::{Invalid, Value};
 use serde::de::DeserializeOwned;
 
 /// A JSON value read as a server's answer, as the runtime reads one (anything that is not
 /// an object reads as an empty answer).
 pub(crate) fn answer(v: &serde_json::Value) -> Answer {
-    v.decode().unwrap_or_default()
+    v.lenient()
 }
 
 impl Value for serde_json::Value {
@@ -16,7 +16,10 @@ impl Value for serde_json::Value {
         serde_json::Value::Null
     }
     fn decode<T: DeserializeOwned>(&self) -> Result<T, Invalid> {
-        serde_json::from_value(self.clone()).map_err(|_| Invalid::new(Problem::Other))
+        // As the wasm runtime reads JavaScript values: the path of the field that did not
+        // fit, and what its type expects.
+        serde_path_to_error::deserialize(self.clone())
+            .map_err(|e| Invalid::from_serde(&e.path().to_string(), &e.inner().to_string()))
     }
     fn member(&self, key: &str) -> Self {
         self.get(key).cloned().unwrap_or(serde_json::Value::Null)

@@ -825,7 +825,7 @@ impl<P, D> Tunnel<P, D> {
 
 /// The socket URL in the handshake's `wx.request` result (see [`handshake_url`]).
 pub fn handshake_answer<V: Value>(response: &V) -> Option<String> {
-    let answer: Answer = response.member("data").decode().unwrap_or_default();
+    let answer: Answer = response.member("data").lenient();
     handshake_url(status_of(response), Some(&answer))
 }
 

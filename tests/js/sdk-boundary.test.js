@@ -132,6 +132,66 @@ describe('hostile request options', () => {
   }));
 });
 
+describe('hostile values inside the options', () => {
+  // A Proxy or an object that throws when read, where a number, a string or an object
+  // belongs: the schema reads a plain copy made behind `catch`, never the page's object,
+  // so each is a typed error naming the field (or, where the value is only tested for
+  // truthiness or passed on, it works as the official client would treat it).
+  test('configure(), new Tunnel(), the legacy knobs: "<field> must be a number"', () => withSdk({ dialect: 'wafer1' }, async ({ sim, server, wafer }) => {
+    const h = hostile(sim);
+    const bad = await settled(wafer.configure({ queueLimit: h.proxyThrowingEverywhere() }), 'configure with a Proxy queueLimit');
+    assertSdkError(wafer, bad.error, 'RequestError', 'ERR_INVALID_PARAMS');
+    assert.match(bad.error.message, /queueLimit must be a number/);
+    const nested = await settled(wafer.configure({ debug: [h.proxyThrowingEverywhere()] }), 'configure with an array of Proxies as debug');
+    assert.match(nested.error.message, /debug must be a boolean/);
+    assert.throws(() => new wafer.Tunnel(server.urls.tunnel, { heartbeatInterval: h.getterThrowing('x', {}) }), (e) => e instanceof wafer.RequestError && /heartbeatInterval must be a number/.test(e.message));
+    const knob = wafer.Tunnel.MAX_RECONNECT_TRY_TIMES;
+    wafer.Tunnel.MAX_RECONNECT_TRY_TIMES = h.proxyThrowingEverywhere();
+    try {
+      assert.throws(() => new wafer.Tunnel(server.urls.tunnel, FAST), (e) => e instanceof wafer.RequestError && /MAX_RECONNECT_TRY_TIMES must be a number/.test(e.message));
+    } finally {
+      wafer.Tunnel.MAX_RECONNECT_TRY_TIMES = knob;
+    }
+    await stillWorks(wafer, server);
+  }));
+
+  test('request(), login(), requestLogin(): typed errors naming the field; login and data are taken as given', () => withSdk({ dialect: 'wafer2' }, async ({ sim, server, wafer }) => {
+    const h = hostile(sim);
+    const url = await settled(wafer.request({ url: h.proxyThrowingEverywhere() }), 'request with a Proxy url');
+    assertSdkError(wafer, url.error, 'RequestError', 'ERR_INVALID_PARAMS');
+    assert.match(url.error.message, /url must be a string/);
+    const loginUrl = await settled(wafer.login({ loginUrl: h.proxyThrowingEverywhere() }), 'login with a Proxy loginUrl');
+    assertSdkError(wafer, loginUrl.error, 'LoginError', 'ERR_INVALID_PARAMS');
+    assert.match(loginUrl.error.message, /loginUrl must be a string/);
+    const code = await settled(wafer.requestLogin({ loginParams: { code: h.proxyThrowingEverywhere() } }), 'requestLogin with a Proxy code');
+    assertSdkError(wafer, code.error, 'LoginError', 'ERR_INVALID_PARAMS');
+    assert.match(code.error.message, /loginParams\.code must be a string/);
+    const params = await settled(wafer.requestLogin({ loginParams: h.proxyThrowingEverywhere() }), 'requestLogin with Proxy loginParams');
+    assert.match(params.error.message, /loginParams could not be read: trap/);
+    const getter = await settled(wafer.requestLogin({ loginParams: h.getterThrowing('iv', { code: 'c' }) }), 'requestLogin with a throwing iv getter');
+    assert.match(getter.error.message, /loginParams\.iv could not be read: getter iv/);
+    assert.equal(server.counters.logins.total, 0, 'nothing was sent');
+    // `login` is only tested for truthiness: a Proxy is an object, so the request logs in.
+    const res = await settled(wafer.request({ url: server.urls.user, login: h.proxyThrowingEverywhere() }), 'request with a Proxy as login');
+    assert.ok(res.ok, res.error && res.error.message);
+    assert.equal(server.counters.logins.total, 1);
+    await stillWorks(wafer, server);
+  }));
+
+  test('Session.set() of a Proxy while storage refuses writes: no session, nothing thrown, requests work', () => withSdk({ dialect: 'wafer1' }, async ({ sim, server, wafer }) => {
+    const h = hostile(sim);
+    await wafer.login();
+    sim.storage.failWrites = true;
+    wafer.Session.set(h.proxyThrowingEverywhere());
+    assert.equal(wafer.Session.get(), null, 'kept in memory as storage would keep it: it has no JSON form');
+    assert.deepEqual(Object.keys(wafer.buildSessionHeader()), []);
+    wafer.Session.set(h.getterThrowing('skey', { id: 'i' }));
+    assert.deepEqual(Object.keys(wafer.buildSessionHeader()), []);
+    sim.storage.failWrites = false;
+    await stillWorks(wafer, server);
+  }));
+});
+
 describe('listeners and the tunnel facade', () => {
   test('a throwing listener: reported, the tunnel and requests keep working', () => withSdk({ dialect: 'wafer2' }, async ({ sim, server, wafer }) => {
     await wafer.login();

@@ -1,6 +1,6 @@
 'use strict';
 // The size budget of what a mini-program ships: every file DevTools' "build npm" copies
-// into miniprogram_npm/wafer-wasm/ must total at most 150 KB raw and 55 KB brotli
+// into miniprogram_npm/wafer-wasm/ must total at most 150 KB raw and 77 KB brotli
 // (1 KB = 1000 bytes here). A regression fails `npm test`; figures live in `npm run bench`.
 
 const { test } = require('node:test');
@@ -13,7 +13,12 @@ const { installPackage } = require('../sim');
 const { packageDir } = require('./helpers/sdk');
 
 const RAW_BUDGET = 150 * 1000;
-const BROTLI_BUDGET = 55 * 1000;
+// 55 KB until JavaScript values were decoded by serde-wasm-bindgen too: the design card
+// requires it, and where a budget and the card collide the card wins. Its Deserializer
+// (whose type errors link float and string formatting) and the field paths of its errors
+// (serde_path_to_error) took the shipped files from 54,225 to 76,146 B brotli (+21.9 KB;
+// docs/PERFORMANCE.md, "What decoding with serde-wasm-bindgen cost").
+const BROTLI_BUDGET = 77 * 1000;
 
 function brotli(bytes) {
   return zlib.brotliCompressSync(bytes, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
