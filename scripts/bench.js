@@ -55,25 +55,35 @@ function log(msg) {
 }
 
 function parseArgs(argv) {
-  const value = (name, fallback) => {
-    const i = argv.indexOf(name);
-    return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : fallback;
-  };
-  const int = (name, fallback) => {
-    const n = Number.parseInt(value(name, String(fallback)), 10);
-    if (!Number.isFinite(n) || n < 1) throw new Error(`${name} wants a positive integer`);
+  const { values } = require('node:util').parseArgs({
+    args: argv,
+    options: {
+      runs: { type: 'string', default: '1' },
+      rounds: { type: 'string', default: '30' },
+      samples: { type: 'string', default: '9' },
+      'no-build': { type: 'boolean', default: false },
+      'force-build': { type: 'boolean', default: false },
+      pkg: { type: 'string' },
+      'no-breakdown': { type: 'boolean', default: false },
+      'no-hotpath': { type: 'boolean', default: false },
+      json: { type: 'string' },
+    },
+  });
+  const int = (name) => {
+    const n = Number(values[name]);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} wants a positive integer`);
     return n;
   };
   return {
-    runs: int('--runs', 1),
-    rounds: int('--rounds', 30),
+    runs: int('runs'),
+    rounds: int('rounds'),
     warmup: 3,
-    samples: int('--samples', 9),
-    build: argv.includes('--no-build') ? 'never' : argv.includes('--force-build') ? 'always' : 'stale',
-    pkg: value('--pkg', null),
-    breakdown: !argv.includes('--no-breakdown'),
-    hotpath: !argv.includes('--no-hotpath'),
-    json: value('--json', null),
+    samples: int('samples'),
+    build: values['no-build'] ? 'never' : values['force-build'] ? 'always' : 'stale',
+    pkg: values.pkg || null,
+    breakdown: !values['no-breakdown'],
+    hotpath: !values['no-hotpath'],
+    json: values.json || null,
   };
 }
 
