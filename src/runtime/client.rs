@@ -12,7 +12,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::sansio::config::{resolve_tunnel, LegacyKnobs, Options};
 use crate::sansio::error::{ErrorKind, SdkError};
-use crate::sansio::flows::{Call, Failure, Record};
+use crate::sansio::flows::{Call, Failure, Record, Transfer};
 use crate::sansio::login::LoginCall;
 
 use super::boundary::{copy, decode_options, get, merge_headers, set, unreadable};
@@ -85,15 +85,30 @@ impl Client {
         self.login_call(LoginCall::Given, options)
     }
 
-    /// `request(options)`: resolves with `wx.request`'s own result.
-    pub fn request(&self, options: JsValue) -> Promise {
-        self.request_call(options, false)
+    /// `request(options)`: resolves with `wx.request`'s own result. `token` is the
+    /// facade's handle of the call (a function; see `abort`).
+    pub fn request(&self, options: JsValue, token: JsValue) -> Promise {
+        self.request_call(options, Transfer::Request, token)
     }
 
-    /// `uploadFile(options)`: resolves with `wx.uploadFile`'s own result.
+    /// `uploadFile(options)`: resolves with `wx.uploadFile`'s own result; its progress
+    /// events go to `token`.
     #[wasm_bindgen(js_name = uploadFile)]
-    pub fn upload_file(&self, options: JsValue) -> Promise {
-        self.request_call(options, true)
+    pub fn upload_file(&self, options: JsValue, token: JsValue) -> Promise {
+        self.request_call(options, Transfer::Upload, token)
+    }
+
+    /// `downloadFile(options)`: resolves with `wx.downloadFile`'s own result; its progress
+    /// events go to `token`.
+    #[wasm_bindgen(js_name = downloadFile)]
+    pub fn download_file(&self, options: JsValue, token: JsValue) -> Promise {
+        self.request_call(options, Transfer::Download, token)
+    }
+
+    /// Abort the calls started with `token`: each fails with `ERR_REQUEST_ABORTED`, its
+    /// `wx` task is aborted, and a login only it needed is given up.
+    pub fn abort(&self, token: JsValue) {
+        self.flows.cancel(&token);
     }
 
     /// `buildSessionHeader()`: the stored session's headers in the dialect in force, or `{}`.
@@ -145,8 +160,30 @@ impl Client {
                 "logger must be a function",
             ));
         };
+        let header = get(value, "header")
+            .and_then(|h| {
+                if h.is_object() {
+                    copy(&h).map(JsValue::from)
+                } else {
+                    Ok(h)
+                }
+            })
+            .map_err(|thrown| unreadable(ErrorKind::Request, "header", &thrown))?;
+        if !(header.is_undefined() || header.is_null() || header.is_object()) {
+            return Err(SdkError::invalid_params(
+                ErrorKind::Request,
+                "header must be an object",
+            ));
+        }
         // Everything is checked before anything changes.
         self.flows.configure(&o)?;
+        if !header.is_undefined() {
+            self.flows.set_header(if header.is_null() {
+                JsValue::UNDEFINED
+            } else {
+                header
+            });
+        }
         self.tunnel_defaults.borrow_mut().overlay(&o);
         if let Some(l) = logger {
             self.env.set_logger(l);
@@ -158,22 +195,24 @@ impl Client {
     }
 
     fn login_call(&self, call: LoginCall, options: JsValue) -> Promise {
-        let running = self.flows.run(Call::Login { call, options }, None, false);
+        let running = self
+            .flows
+            .run(Call::Login { call, options }, None, JsValue::UNDEFINED);
         let env = self.env.clone();
         future_to_promise(async move { settled(&env, running.await) })
     }
 
-    fn request_call(&self, options: JsValue, upload: bool) -> Promise {
+    fn request_call(&self, options: JsValue, transfer: Transfer, token: JsValue) -> Promise {
         let env = self.env.clone();
         let request = match plain_request(&options) {
             Ok(r) => r,
             Err(e) => return Promise::reject(&env.error(&e)),
         };
         let call = Call::Request {
-            upload,
+            transfer,
             options: request.clone().into(),
         };
-        let running = self.flows.run(call, Some(request), upload);
+        let running = self.flows.run(call, Some(request), token);
         future_to_promise(async move { settled(&env, running.await) })
     }
 

@@ -123,6 +123,23 @@ impl Attempt {
     }
 }
 
+/// `url` joined to `configure({ baseUrl })` when it is relative (has no `scheme://`), as
+/// axios joins `baseURL`: one `/` between them, whatever slashes each side brings
+/// (`https://x/api/` + `/user` → `https://x/api/user`). `None`: `url` goes out as given.
+pub fn resolve_url(base: Option<&str>, url: &str) -> Option<String> {
+    let base = base?;
+    let scheme = url.find("://").map(|i| &url[..i]);
+    let absolute = scheme.is_some_and(|s| {
+        s.bytes().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && s.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+    });
+    if absolute {
+        return None;
+    }
+    Some([base.trim_end_matches('/'), "/", url.trim_start_matches('/')].concat())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,5 +303,35 @@ mod tests {
                 prop_assert!(retries <= 1);
             }
         }
+    }
+
+    #[test]
+    fn relative_urls_join_the_base_url_with_one_slash() {
+        let base = Some("https://x/api/");
+        assert_eq!(
+            resolve_url(base, "/user").as_deref(),
+            Some("https://x/api/user")
+        );
+        assert_eq!(
+            resolve_url(base, "user?a=1").as_deref(),
+            Some("https://x/api/user?a=1")
+        );
+        assert_eq!(
+            resolve_url(Some("https://x"), "u").as_deref(),
+            Some("https://x/u")
+        );
+        for absolute in ["https://y/user", "http://127.0.0.1:80/a", "wss+x.y-z://h"] {
+            assert_eq!(resolve_url(base, absolute), None, "{absolute}");
+        }
+        // Not a scheme before `://`: still relative.
+        assert_eq!(
+            resolve_url(base, "a/b?next=https://y").as_deref(),
+            Some("https://x/api/a/b?next=https://y")
+        );
+        assert_eq!(
+            resolve_url(base, "://h").as_deref(),
+            Some("https://x/api/://h")
+        );
+        assert_eq!(resolve_url(None, "/user"), None);
     }
 }
