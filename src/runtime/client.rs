@@ -160,6 +160,7 @@ impl Client {
                 "logger must be a function",
             ));
         };
+        // `header`: an object (copied now), `null` (none), or not given.
         let header = get(value, "header")
             .and_then(|h| {
                 if h.is_object() {
@@ -178,11 +179,7 @@ impl Client {
         // Everything is checked before anything changes.
         self.flows.configure(&o)?;
         if !header.is_undefined() {
-            self.flows.set_header(if header.is_null() {
-                JsValue::UNDEFINED
-            } else {
-                header
-            });
+            self.flows.set_header(header);
         }
         self.tunnel_defaults.borrow_mut().overlay(&o);
         if let Some(l) = logger {

@@ -94,7 +94,7 @@ impl Flows {
         self.core.borrow_mut().set_login_url(url)
     }
 
-    /// `configure({ header })`: a plain copy of the default headers (`undefined`: none).
+    /// `configure({ header })`: a plain copy of the default headers (`null`: none).
     pub fn set_header(&self, header: JsValue) {
         *self.header.borrow_mut() = header;
     }
@@ -104,14 +104,15 @@ impl Flows {
         if !token.is_function() {
             return;
         }
-        let ops: Vec<OpId> = {
-            let list = self.pending.borrow();
-            list.iter()
-                .filter(|p| p.token == *token)
-                .map(|p| p.op)
-                .collect()
-        };
-        for op in ops {
+        // Each cancelled call ends (`Action::Done` removes it), so the next search finds
+        // the next one; bounded all the same.
+        let calls = self.pending.borrow().len();
+        for _ in 0..calls {
+            let op = {
+                let list = self.pending.borrow();
+                list.iter().find(|p| p.token == *token).map(|p| p.op)
+            };
+            let Some(op) = op else { break };
             self.handle(Input::Cancel { op });
         }
     }
@@ -191,12 +192,7 @@ impl Flows {
                     timeout,
                 } => self.send(op, url, &headers, timeout),
                 Action::Abort { op } => {
-                    let task = {
-                        let mut tasks = self.tasks.borrow_mut();
-                        let i = tasks.iter().position(|(o, _)| *o == op);
-                        i.map(|i| tasks.swap_remove(i).1)
-                    };
-                    if let Some(t) = task {
+                    if let Some(t) = self.take_task(op) {
                         let _ = t.unchecked_ref::<Task>().abort();
                     }
                 }
@@ -260,6 +256,13 @@ impl Flows {
         self.ask(op, promise);
     }
 
+    /// The platform call operation `op` waits on, no longer kept.
+    fn take_task(&self, op: OpId) -> Option<Promise> {
+        let mut tasks = self.tasks.borrow_mut();
+        let i = tasks.iter().position(|(o, _)| *o == op)?;
+        Some(tasks.swap_remove(i).1)
+    }
+
     /// Feed the settled `promise` back as operation `op`'s answer (a call that threw at
     /// once answers with what it threw).
     fn ask(&self, op: OpId, promise: Result<Promise, JsValue>) {
@@ -274,7 +277,7 @@ impl Flows {
                 Ok(p) => {
                     let result = JsFuture::from(p).await;
                     // An operation waits on one platform call at a time: this one.
-                    me.tasks.borrow_mut().retain(|(o, _)| *o != op);
+                    me.take_task(op);
                     result
                 }
                 Err(thrown) => Err(thrown),

@@ -826,36 +826,32 @@ impl<V: Value> Flows<V> {
         if op.detached {
             return;
         }
+        let leading = matches!(op.stage, Stage::Leading { .. });
+        let shared = self.flight.joined();
         match op.stage {
-            Stage::Sending { .. } => self.out.push_back(Action::Abort { op: id }),
             Stage::Flight { .. } => self.flight.leave(&id),
-            Stage::Leading { .. } if self.flight.joined() => {
-                self.out.push_back(Action::Done {
-                    op: id,
-                    result: Err(Failure::Sdk(SdkError::aborted())),
-                });
-                if let Some(op) = self.op_mut(id) {
-                    op.detached = true;
-                }
-                return;
-            }
-            Stage::Leading { .. } => {
-                self.out.push_back(Action::Abort { op: id });
-                self.done(id, Err(Failure::Sdk(SdkError::aborted())));
-                return self.abandon_login();
-            }
+            // A login others share goes on for them.
+            Stage::Leading { .. } if shared => {}
+            _ => self.out.push_back(Action::Abort { op: id }),
         }
-        self.done(id, Err(Failure::Sdk(SdkError::aborted())));
+        self.out.push_back(Action::Done {
+            op: id,
+            result: Err(Failure::Sdk(SdkError::aborted())),
+        });
+        if let Some(op) = self.op_mut(id) {
+            op.detached = true;
+        }
+        if leading && shared {
+            return;
+        }
+        self.ops.retain(|o| o.id != id);
         // A login led by an aborted caller goes on only while someone shares it.
-        let detached = self
-            .ops
-            .iter()
-            .find(|o| o.detached)
-            .map(|o| o.id)
-            .filter(|_| !self.flight.joined());
-        if let Some(leader) = detached {
+        let leader = self.ops.iter().find(|o| o.detached).map(|o| o.id);
+        if let Some(leader) = leader.filter(|_| !self.flight.joined()) {
             self.out.push_back(Action::Abort { op: leader });
             self.ops.retain(|o| o.id != leader);
+            self.abandon_login();
+        } else if leading {
             self.abandon_login();
         }
     }

@@ -128,16 +128,24 @@ impl Attempt {
 /// (`https://x/api/` + `/user` → `https://x/api/user`). `None`: `url` goes out as given.
 pub fn resolve_url(base: Option<&str>, url: &str) -> Option<String> {
     let base = base?;
-    let scheme = url.find("://").map(|i| &url[..i]);
-    let absolute = scheme.is_some_and(|s| {
-        s.bytes().next().is_some_and(|c| c.is_ascii_alphabetic())
-            && s.bytes()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
-    });
+    // Byte by byte, with no slicing that could panic: `str::find` and `trim_*_matches`
+    // would link a string searcher and panic formatting into the wasm.
+    let b = url.as_bytes();
+    let scheme_end = b
+        .iter()
+        .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')));
+    let absolute = b.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme_end.is_some_and(|i| b.get(i..i + 3) == Some(b"://"));
     if absolute {
         return None;
     }
-    Some([base.trim_end_matches('/'), "/", url.trim_start_matches('/')].concat())
+    let base_end = base.bytes().rposition(|c| c != b'/').map_or(0, |i| i + 1);
+    let url_start = b.iter().position(|&c| c != b'/').unwrap_or(b.len());
+    let mut joined = String::with_capacity(base_end + 1 + b.len() - url_start);
+    joined.push_str(base.get(..base_end).unwrap_or_default());
+    joined.push('/');
+    joined.push_str(url.get(url_start..).unwrap_or_default());
+    Some(joined)
 }
 
 #[cfg(test)]
