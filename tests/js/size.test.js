@@ -1,6 +1,6 @@
 'use strict';
 // The size budget of what a mini-program ships: every file DevTools' "build npm" copies
-// into miniprogram_npm/wafer-wasm/ must total at most 150 KB raw and 55 KB brotli
+// into miniprogram_npm/wafer-wasm/ must total at most 150 KB raw and 58 KB brotli
 // (1 KB = 1000 bytes here). A regression fails `npm test`; figures live in `npm run bench`.
 
 const { test } = require('node:test');
@@ -13,7 +13,7 @@ const { installPackage } = require('../sim');
 const { packageDir } = require('./helpers/sdk');
 
 const RAW_BUDGET = 150 * 1000;
-const BROTLI_BUDGET = 55 * 1000;
+const BROTLI_BUDGET = 58 * 1000;
 
 function brotli(bytes) {
   return zlib.brotliCompressSync(bytes, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
