@@ -137,10 +137,29 @@ function defineTunnel(host) {
       return this;
     }
 
+    /** Like `on`, for the next `type` event only; `off(type, listener)` removes it before. */
+    once(type, listener) {
+      if (typeof listener !== 'function') return this.on(type, listener);
+      const tunnel = this;
+      function once() {
+        tunnel.off(type, once);
+        return listener.apply(this, arguments);
+      }
+      once.listener = listener;
+      return this.on(type, once);
+    }
+
     /** Remove `listener` from `type`; all listeners of `type` without one; everything without
      * arguments. A type that is not a string (or a listener that is not a function) removes nothing. */
     off(type, listener) {
-      this._do((h) => h.off(type, listener));
+      this._do((h) => {
+        // A `once` listener is removed by the listener it wraps (listenerList() finds it).
+        if (typeof listener === 'function') {
+          const list = h.listenerList();
+          for (let i = 1; i < list.length; i += 2) if (list[i].listener === listener) h.off(type, list[i]);
+        }
+        h.off(type, listener);
+      });
       this._rest();
       return this;
     }
