@@ -41,6 +41,7 @@ const ERRORS = {
   // Added by wafer-wasm.
   ERR_REQUEST_FAILED: 'ERR_REQUEST_FAILED',
   ERR_REQUEST_TIMEOUT: 'ERR_REQUEST_TIMEOUT',
+  ERR_REQUEST_ABORTED: 'ERR_REQUEST_ABORTED',
   ERR_INIT_FAILED: 'ERR_INIT_FAILED',
 };
 
@@ -67,4 +68,16 @@ function createError(kind, type, message, detail) {
   return new Class(type, message, detail);
 }
 
-module.exports = { LoginError, RequestError, ERRORS, TUNNEL, createError };
+/**
+ * The error of an aborted call (the core's `SdkError::aborted`), with wx's own `errMsg`
+ * (`request:fail abort`) as its `errMsg` and `detail`.
+ * @param {string} api 'request', 'uploadFile' or 'downloadFile'
+ */
+function abortError(api) {
+  const errMsg = api + ':fail abort';
+  const error = new RequestError(ERRORS.ERR_REQUEST_ABORTED, '请求已中止', errMsg);
+  error.errMsg = errMsg;
+  return error;
+}
+
+module.exports = { LoginError, RequestError, ERRORS, TUNNEL, createError, abortError };

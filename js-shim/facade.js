@@ -6,7 +6,7 @@
  * callbacks. The stored session is read and written by ./session.js (for the wasm too).
  */
 
-const { LoginError, RequestError, ERRORS, createError } = require('./errors');
+const { LoginError, RequestError, ERRORS, createError, abortError } = require('./errors');
 const { createSessionStore, headersOf } = require('./session');
 const { defineTunnel } = require('./tunnel');
 
@@ -38,11 +38,15 @@ function createSdk(env) {
   /** Rejecters of settings waiting in `pending`, told when the wasm fails to load. */
   const waiting = [];
 
-  const store = createSessionStore(platform, (error) => {
-    // Storage refused a write: the value lives in memory for this run (session.js).
-    platform.reportError('storage', error);
-    whenReady((c) => c.logStorageFailure());
-  });
+  const store = createSessionStore(
+    platform,
+    (error) => {
+      // Storage refused a write: the value lives in memory for this run (session.js).
+      platform.reportError('storage', error);
+      whenReady((c) => c.logStorageFailure());
+    },
+    platform.reportError,
+  );
   platform.readSession = store.read;
   platform.writeSession = store.write;
 
@@ -146,7 +150,12 @@ function createSdk(env) {
   function callbacksOf(options, ErrorClass) {
     if (options === null || typeof options !== 'object') return {};
     try {
-      return { success: options.success, fail: options.fail, complete: options.complete };
+      return {
+        success: options.success,
+        fail: options.fail,
+        complete: options.complete,
+        progress: options.onProgressUpdate,
+      };
     } catch (e) {
       const text = (e && e.message) || String(e);
       throw new ErrorClass(ERRORS.ERR_INVALID_PARAMS, '参数错误：options could not be read: ' + text, e);
@@ -155,14 +164,15 @@ function createSdk(env) {
 
   /**
    * Callback style when `success` or `fail` is given (exactly one of them, then
-   * `complete`); otherwise the promise is returned (and `complete` still runs).
+   * `complete`); otherwise the promise is returned (and `complete` still runs). A call's
+   * `task` (abort() & co.) is returned in callback style and added to the promise.
    */
-  function settle(promise, o) {
+  function settle(promise, o, task) {
     if (typeof o.success !== 'function' && typeof o.fail !== 'function') {
       if (typeof o.complete === 'function') {
         promise.then((r) => invoke(o.complete, r), (e) => invoke(o.complete, e));
       }
-      return promise;
+      return Object.assign(promise, task);
     }
     promise.then(
       (r) => {
@@ -174,7 +184,71 @@ function createSdk(env) {
         invoke(o.complete, e);
       },
     );
-    return undefined;
+    return task;
+  }
+
+  /** request()'s interceptors (addInterceptor), the first added outermost, as in Taro. */
+  const interceptors = [];
+
+  /** `send(params)` inside the interceptors: each gets `{ requestParams, proceed }`. */
+  function intercept(params, send) {
+    const list = interceptors.slice();
+    const at = (i) => (p) =>
+      i < list.length ? new Promise((resolve) => resolve(list[i]({ requestParams: p, proceed: at(i + 1) }))) : send(p);
+    return at(0)(params);
+  }
+
+  /**
+   * `request` / `uploadFile` / `downloadFile` (the wasm method `api`): the promise, or in
+   * callback style the task, with `abort()`, and for transfers `on/offProgressUpdate`.
+   * An aborted call fails at once; the wasm cancels what it started (its retry, and a
+   * login only it needed). `request` runs inside the interceptors, once per call.
+   */
+  function transfer(api, options, what) {
+    requireObject(options, what);
+    const callbacks = callbacksOf(options, RequestError);
+    const listeners = typeof callbacks.progress === 'function' ? [callbacks.progress] : [];
+    // The call's handle in the wasm: it names the call for abort() and gets its progress.
+    const handle = (res) => {
+      for (const listener of listeners.slice()) invoke(listener, res);
+    };
+    let aborted = null;
+    let client = null;
+    const send = (params) =>
+      aborted
+        ? Promise.reject(aborted)
+        : ready().then((c) => {
+            if (aborted) throw aborted;
+            client = c;
+            return c[api](params, handle);
+          });
+    let fail;
+    const promise = new Promise((resolve, reject) => {
+      fail = reject;
+      (api === 'request' ? intercept(options, send) : send(options)).then(resolve, reject);
+    });
+    const task = {
+      abort() {
+        if (aborted) return;
+        aborted = abortError(api);
+        fail(aborted);
+        if (client) client.abort(handle);
+      },
+    };
+    if (api !== 'request') {
+      task.onProgressUpdate = (listener) => {
+        if (typeof listener === 'function') listeners.push(listener);
+      };
+      task.offProgressUpdate = (listener) => {
+        const i = listeners.indexOf(listener);
+        if (i >= 0) listeners.splice(i, 1);
+      };
+    }
+    return settle(promise, callbacks, task);
+  }
+
+  function requireFunction(fn, what) {
+    if (typeof fn !== 'function') throw new RequestError(ERRORS.ERR_INVALID_PARAMS, '参数错误：' + what + ' needs a function');
   }
 
   function requireObject(options, what) {
@@ -232,15 +306,48 @@ function createSdk(env) {
     },
 
     request(options) {
-      requireObject(options, '请求');
-      const callbacks = callbacksOf(options, RequestError);
-      return settle(ready().then((c) => c.request(options)), callbacks);
+      return transfer('request', options, '请求');
     },
 
     uploadFile(options) {
-      requireObject(options, '上传');
-      const callbacks = callbacksOf(options, RequestError);
-      return settle(ready().then((c) => c.uploadFile(options)), callbacks);
+      return transfer('uploadFile', options, '上传');
+    },
+
+    downloadFile(options) {
+      return transfer('downloadFile', options, '下载');
+    },
+
+    /** Taro's `addInterceptor`: `interceptor({ requestParams, proceed })` around every request(). */
+    addInterceptor(interceptor) {
+      requireFunction(interceptor, 'addInterceptor()');
+      interceptors.push(interceptor);
+    },
+
+    cleanInterceptors() {
+      interceptors.length = 0;
+    },
+
+    /**
+     * Whether a login can be skipped: a session the requests would carry is stored and
+     * `wx.checkSession` still vouches for it. Resolves true/false; never rejects.
+     */
+    hasSession(options) {
+      const callbacks = callbacksOf(options, LoginError);
+      const stored = Object.keys(api.buildSessionHeader()).length > 0;
+      const answer = stored
+        ? new Promise((resolve) => resolve(platform.checkSession())).then((valid) => valid === true, () => false)
+        : Promise.resolve(false);
+      return settle(answer, callbacks);
+    },
+
+    /** `listener(session | null)` after every change of the stored session; returns the unsubscribe function. */
+    onSessionChange(listener) {
+      requireFunction(listener, 'onSessionChange()');
+      return store.subscribe(listener);
+    },
+
+    offSessionChange(listener) {
+      store.unsubscribe(listener);
     },
 
     // Storage only, before and after the wasm is ready.

@@ -19,6 +19,31 @@ export interface UploadResult {
   errMsg: string;
 }
 
+/** `wx.downloadFile`'s success result, handed over as is (any status: check `statusCode`). */
+export interface DownloadResult {
+  /** Where the body went, unless `filePath` was given. */
+  tempFilePath?: string;
+  /** The `filePath` given. */
+  filePath?: string;
+  statusCode: number;
+  errMsg: string;
+  [wxResult: string]: any;
+}
+
+/** `UploadTask.onProgressUpdate`'s event. */
+export interface UploadProgress {
+  progress: number;
+  totalBytesSent: number;
+  totalBytesExpectedToSend: number;
+}
+
+/** `DownloadTask.onProgressUpdate`'s event. */
+export interface DownloadProgress {
+  progress: number;
+  totalBytesWritten: number;
+  totalBytesExpectedToWrite: number;
+}
+
 export type ErrorType =
   | 'ERR_INVALID_PARAMS'
   | 'ERR_WX_LOGIN_FAILED'
@@ -31,6 +56,7 @@ export type ErrorType =
   | 'ERR_CHECK_LOGIN_FAILED'
   | 'ERR_REQUEST_FAILED'
   | 'ERR_REQUEST_TIMEOUT'
+  | 'ERR_REQUEST_ABORTED'
   | 'ERR_INIT_FAILED';
 
 /** An error during login (`wx.login`, `wx.getUserInfo`, or the login request). */
@@ -41,11 +67,13 @@ export class LoginError extends Error {
   detail?: unknown;
 }
 
-/** An error of a request (`request`, `uploadFile`, the tunnel handshake) or a bad argument. */
+/** An error of a request (`request`, `uploadFile`, `downloadFile`, the tunnel handshake) or a bad argument. */
 export class RequestError extends Error {
   constructor(type: ErrorType | string, message: string, detail?: unknown);
   type: ErrorType;
   detail?: unknown;
+  /** wx's own text for an aborted call (`type` ERR_REQUEST_ABORTED): `'request:fail abort'` & co. */
+  errMsg?: string;
 }
 
 /** Callback-style options: give `success` or `fail` for callbacks; otherwise a promise is returned. */
@@ -103,8 +131,50 @@ export interface UploadFileOptions extends Callbacks<UploadResult> {
   header?: Record<string, string>;
   formData?: Record<string, any>;
   timeout?: number;
+  /** Also `task.onProgressUpdate(listener)`, as on wx's UploadTask. */
+  onProgressUpdate?: (event: UploadProgress) => void;
   [wxUploadOption: string]: any;
 }
+
+export interface DownloadFileOptions extends Callbacks<DownloadResult> {
+  url: string;
+  /** Where to save the body (else a temp file: `tempFilePath`). */
+  filePath?: string;
+  header?: Record<string, string>;
+  timeout?: number;
+  /** Also `task.onProgressUpdate(listener)`, as on wx's DownloadTask. */
+  onProgressUpdate?: (event: DownloadProgress) => void;
+  [wxDownloadOption: string]: any;
+}
+
+/**
+ * What `request` returns in callback style (and adds to its promise): like wx's
+ * RequestTask, `abort()` fails the call at once with RequestError ERR_REQUEST_ABORTED
+ * (`errMsg` `'request:fail abort'`), also during the automatic re-login, whose retry it
+ * cancels. Nothing happens once the call is over.
+ */
+export interface RequestTask {
+  abort(): void;
+}
+
+/** `uploadFile` / `downloadFile`'s task: `abort()`, and progress listeners that last across the retry. */
+export interface TransferTask<P> extends RequestTask {
+  onProgressUpdate(listener: (event: P) => void): void;
+  offProgressUpdate(listener: (event: P) => void): void;
+}
+export type UploadTask = TransferTask<UploadProgress>;
+export type DownloadTask = TransferTask<DownloadProgress>;
+
+/** What a `request()` interceptor gets (Taro's `chain`). */
+export interface Chain {
+  /** The options of the call (or of the outer interceptor's `proceed`), as given: relative URL, own headers. */
+  requestParams: RequestOptions;
+  /** Run the next interceptor, or the request itself (with its re-login and retry). */
+  proceed(requestParams: RequestOptions): Promise<any>;
+}
+
+/** An interceptor: returns what the call resolves with (usually `chain.proceed(...)` and what follows it). */
+export type Interceptor = (chain: Chain) => any;
 
 /** A structured debug record (never a skey, a code or message content). */
 export interface LogRecord {
@@ -132,6 +202,13 @@ export interface ConfigureOptions extends TunnelOptions {
   /** `auto` (default) picks by the login response and remembers it. */
   protocol?: 'auto' | 'wafer1' | 'wafer2';
   loginUrl?: string;
+  /**
+   * What relative `request` / `uploadFile` / `downloadFile` URLs are joined to, with one
+   * `/` between (`'https://x/api'` + `'/user'`); `''` removes it. Not the login or tunnel URLs.
+   */
+  baseUrl?: string;
+  /** Default headers of `request` / `uploadFile` / `downloadFile`: a call's own win, the session's win over both; `null` removes them. */
+  header?: Record<string, string> | null;
   /** Default `timeout` of requests in ms (else the platform's). */
   requestTimeout?: number;
   /** Log records to the console. */
@@ -171,11 +248,45 @@ export function loginWithCode(options?: LoginOptions): Promise<UserInfo>;
 export function requestLogin(options: RequestLoginOptions & ({ success: Function } | { fail: Function })): void;
 export function requestLogin(options: RequestLoginOptions): Promise<UserInfo>;
 
-/** Throws RequestError(ERR_INVALID_PARAMS) when `options` is not an object. */
-export function request<T = any>(options: RequestOptions<T> & ({ success: Function } | { fail: Function })): void;
-export function request<T = any>(options: RequestOptions<T>): Promise<RequestResult<T>>;
-export function uploadFile(options: UploadFileOptions & ({ success: Function } | { fail: Function })): void;
-export function uploadFile(options: UploadFileOptions): Promise<UploadResult>;
+/**
+ * Throws RequestError(ERR_INVALID_PARAMS) when `options` is not an object. Callback style
+ * returns the task, promise style a promise with the task's `abort()` (as Taro.request).
+ */
+export function request<T = any>(options: RequestOptions<T> & ({ success: Function } | { fail: Function })): RequestTask;
+export function request<T = any>(options: RequestOptions<T>): Promise<RequestResult<T>> & RequestTask;
+export function uploadFile(options: UploadFileOptions & ({ success: Function } | { fail: Function })): UploadTask;
+export function uploadFile(options: UploadFileOptions): Promise<UploadResult> & UploadTask;
+/**
+ * `wx.downloadFile` with the session headers and the same re-login and retry once. A
+ * download's body is a file, so a session failure is seen by its status only (HTTP 401,
+ * as Wafer 2 servers may answer); a failure body with status 200 is delivered as the file.
+ */
+export function downloadFile(options: DownloadFileOptions & ({ success: Function } | { fail: Function })): DownloadTask;
+export function downloadFile(options: DownloadFileOptions): Promise<DownloadResult> & DownloadTask;
+
+/**
+ * Taro's `addInterceptor`: `interceptor(chain)` runs around every `request()` (not
+ * `uploadFile` / `downloadFile`, nor the SDK's own login request), the first added
+ * outermost, once per call: the re-login and retry happen inside `chain.proceed`.
+ * Throws RequestError(ERR_INVALID_PARAMS) unless given a function.
+ */
+export function addInterceptor(interceptor: Interceptor): void;
+/** Remove every interceptor. */
+export function cleanInterceptors(): void;
+
+/**
+ * Whether a login can be skipped: a session the requests would carry is stored and
+ * `wx.checkSession` still vouches for it. Never rejects.
+ */
+export function hasSession(options: Callbacks<boolean> & ({ success: Function } | { fail: Function })): void;
+export function hasSession(options?: Callbacks<boolean>): Promise<boolean>;
+/**
+ * `listener(session)` after each change of the stored session, `null` after a clear,
+ * whoever made it (this SDK, another copy, `wx.clearStorageSync()`, a direct write: seen on
+ * the next use); called asynchronously. Returns the function that removes it.
+ */
+export function onSessionChange(listener: (session: any | null) => void): () => void;
+export function offSessionChange(listener: (session: any | null) => void): void;
 
 export function clearSession(): void;
 /** The stored session, read from storage on every call (synchronous, also before the wasm is ready). */
@@ -223,6 +334,11 @@ export class Tunnel {
    * non-function listener removes nothing.
    */
   off(event?: string | null, listener?: Function | null): this;
+  /** Like `on`, for the next such event only; `off(event, listener)` removes it before it fires. */
+  once(event: 'connect' | 'close' | 'reconnecting' | 'reconnect', listener: () => void): this;
+  once(event: 'error', listener: (error: TunnelError) => void): this;
+  once(event: '*', listener: (type: string, payload: any) => void): this;
+  once(event: string, listener: (content: any) => void): this;
   open(): void;
   close(): void;
   /**
@@ -263,6 +379,7 @@ export const ERR_SESSION_INVALID: 'ERR_SESSION_INVALID';
 export const ERR_CHECK_LOGIN_FAILED: 'ERR_CHECK_LOGIN_FAILED';
 export const ERR_REQUEST_FAILED: 'ERR_REQUEST_FAILED';
 export const ERR_REQUEST_TIMEOUT: 'ERR_REQUEST_TIMEOUT';
+export const ERR_REQUEST_ABORTED: 'ERR_REQUEST_ABORTED';
 export const ERR_INIT_FAILED: 'ERR_INIT_FAILED';
 
 /** Every export above as one object: `import wafer from 'wafer-wasm'`. */

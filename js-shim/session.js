@@ -10,6 +10,10 @@
  * what it held then (so a later write by anyone wins again), and while storage cannot be
  * read at all; then the answer is the value this run last wrote, as storage would keep it
  * (its JSON copy).
+ *
+ * `onSessionChange` listeners hear of every change a read or a write of this SDK sees,
+ * whoever made it (this SDK, another copy of it, `wx.clearStorageSync()`, a direct write):
+ * a change made elsewhere is seen on the next use (a request reads storage first).
  */
 
 /** The storage key of both official clients. */
@@ -22,6 +26,11 @@ function snapshot(value) {
   } catch (e) {
     return null;
   }
+}
+
+/** The stored value when it holds a session some header can carry, else null. */
+function sessionOf(value) {
+  return headersOf(value)['X-WX-Skey'] ? value : null;
 }
 
 /**
@@ -39,13 +48,18 @@ function storable(value) {
  * @param {object} platform `getStorage(key)`, `setStorage(key, value)`, `removeStorage(key)`
  *   (looked up on every call: `init({ platform })` may replace them)
  * @param {(error: *) => void} onWriteFailure storage refused a write (the value was kept in memory)
+ * @param {(context: string, error: *) => void} report an exception of a session listener
  */
-function createSessionStore(platform, onWriteFailure) {
+function createSessionStore(platform, onWriteFailure, report) {
   /** What this run last wrote, as storage keeps it (null: removed), once it wrote one. */
   let written;
   let hasWritten = false;
   /** After a refused write: the snapshot of what storage held then (`{ shadowed }`). */
   let refused = null;
+
+  /** onSessionChange listeners, and the snapshot of the session they last heard of. */
+  const listeners = [];
+  let heard;
 
   /** `{ value }`, or null when storage throws. */
   function stored() {
@@ -56,16 +70,54 @@ function createSessionStore(platform, onWriteFailure) {
     }
   }
 
+  function current() {
+    const now = stored();
+    if (!now) return hasWritten ? written : '';
+    if (refused) {
+      if (snapshot(now.value) === refused.shadowed) return written;
+      refused = null; // someone wrote the key since: storage is right again
+    }
+    return now.value;
+  }
+
+  /** Tell the listeners if the session in `value` is not the one they last heard of. */
+  function observe(value) {
+    if (!listeners.length) return;
+    const session = sessionOf(value);
+    const now = snapshot(session);
+    if (now === heard) return;
+    heard = now;
+    // Later, never inside the read: it may be the wasm's, and a listener may call the SDK.
+    const targets = listeners.slice();
+    Promise.resolve().then(() => {
+      for (const listener of targets) {
+        try {
+          listener(session);
+        } catch (e) {
+          report('session listener', e);
+        }
+      }
+    });
+  }
+
   return {
     /** The stored value as is ('' or null when there is none). */
     read() {
-      const now = stored();
-      if (!now) return hasWritten ? written : '';
-      if (refused) {
-        if (snapshot(now.value) === refused.shadowed) return written;
-        refused = null; // someone wrote the key since: storage is right again
-      }
-      return now.value;
+      const value = current();
+      observe(value);
+      return value;
+    },
+
+    /** Listen to session changes; returns the function that stops it. */
+    subscribe(listener) {
+      if (!listeners.length) heard = snapshot(sessionOf(current()));
+      listeners.push(listener);
+      return () => this.unsubscribe(listener);
+    },
+
+    unsubscribe(listener) {
+      const i = listeners.indexOf(listener);
+      if (i >= 0) listeners.splice(i, 1);
     },
 
     /** Store `value`, or remove the key for null / undefined. Never throws. */
@@ -82,6 +134,7 @@ function createSessionStore(platform, onWriteFailure) {
         refused = { shadowed: before ? snapshot(before.value) : undefined };
         onWriteFailure(e);
       }
+      observe(written);
     },
   };
 }

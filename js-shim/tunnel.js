@@ -138,6 +138,12 @@ function defineTunnel(host) {
       return this;
     }
 
+    /** Like `on`, for the next `type` event only; `off(type, listener)` removes it before. */
+    once(type, listener) {
+      this._port.listeners.once(type, listener);
+      return this;
+    }
+
     /** Remove `listener` from `type`; all listeners of `type` without one; everything without
      * arguments. A type that is not a string (or a listener that is not a function) removes nothing. */
     off(type, listener) {

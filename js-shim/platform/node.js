@@ -22,6 +22,32 @@ function queryString(data) {
     .join('&');
 }
 
+/**
+ * A `fetch` exchange as the `wx` API `api`: `options.timeout`, a failure as `{ errMsg }`,
+ * and `abort()` on the promise (as the wx adapter's).
+ */
+function exchange(api, options, run) {
+  const controller = typeof AbortController === 'function' ? new AbortController() : null;
+  let why = null;
+  const stop = (reason) => {
+    why = reason;
+    if (controller) controller.abort();
+  };
+  const timer = options.timeout > 0 ? setTimeout(() => stop('timeout'), options.timeout) : null;
+  const promise = run(controller ? controller.signal : undefined).then(
+    (result) => {
+      clearTimeout(timer);
+      return result;
+    },
+    (e) => {
+      clearTimeout(timer);
+      throw fail(api, why || (e && e.message) || String(e));
+    },
+  );
+  promise.abort = () => stop('abort');
+  return promise;
+}
+
 /** `wx.request` semantics over `fetch`. */
 function request(options) {
   if (typeof fetch !== 'function') return Promise.reject(fail('request', 'no fetch in this runtime'));
@@ -43,17 +69,8 @@ function request(options) {
       body = JSON.stringify(data);
     }
   }
-  const controller = typeof AbortController === 'function' ? new AbortController() : null;
-  let timedOut = false;
-  const timer =
-    controller && options.timeout > 0
-      ? setTimeout(() => {
-          timedOut = true;
-          controller.abort();
-        }, options.timeout)
-      : null;
-  return fetch(url, { method, headers: header, body, signal: controller ? controller.signal : undefined })
-    .then((res) =>
+  return exchange('request', options, (signal) =>
+    fetch(url, { method, headers: header, body, signal }).then((res) =>
       res.text().then((text) => {
         let parsed = text;
         if ((options.dataType || 'json') === 'json') {
@@ -69,17 +86,8 @@ function request(options) {
         });
         return { statusCode: res.status, data: parsed, header: headers, errMsg: 'request:ok' };
       }),
-    )
-    .then(
-      (r) => {
-        if (timer) clearTimeout(timer);
-        return r;
-      },
-      (e) => {
-        if (timer) clearTimeout(timer);
-        throw fail('request', timedOut ? 'timeout' : (e && e.message) || String(e));
-      },
-    );
+    ),
+  );
 }
 
 /** `wx.uploadFile` over `fetch` + `FormData` (Node 18+ and browsers). */
@@ -97,11 +105,27 @@ function uploadFile(options) {
   const extra = options.formData || {};
   Object.keys(extra).forEach((k) => form.append(k, String(extra[k])));
   form.append(options.name, new Blob([bytes]), String(options.filePath).split(/[\\/]/).pop());
-  return fetch(options.url, { method: 'POST', headers: Object.assign({}, options.header), body: form }).then(
-    (res) => res.text().then((text) => ({ statusCode: res.status, data: text, errMsg: 'uploadFile:ok' })),
-    (e) => {
-      throw fail('uploadFile', (e && e.message) || String(e));
-    },
+  return exchange('uploadFile', options, (signal) =>
+    fetch(options.url, { method: 'POST', headers: Object.assign({}, options.header), body: form, signal }).then((res) =>
+      res.text().then((text) => ({ statusCode: res.status, data: text, errMsg: 'uploadFile:ok' })),
+    ),
+  );
+}
+
+/** `wx.downloadFile` over `fetch`: the body goes to `filePath`, or to a file in the temp directory. */
+function downloadFile(options) {
+  if (typeof fetch !== 'function') return Promise.reject(fail('downloadFile', 'no fetch in this runtime'));
+  return exchange('downloadFile', options, (signal) =>
+    fetch(options.url, { headers: Object.assign({}, options.header), signal }).then((res) =>
+      res.arrayBuffer().then((body) => {
+        const fs = require('fs');
+        const path = require('path');
+        const target = options.filePath || path.join(fs.mkdtempSync(path.join(require('os').tmpdir(), 'wafer-')), 'download');
+        fs.writeFileSync(target, Buffer.from(body));
+        const where = options.filePath ? { filePath: target } : { tempFilePath: target };
+        return Object.assign(where, { statusCode: res.status, errMsg: 'downloadFile:ok' });
+      }),
+    ),
   );
 }
 
@@ -178,6 +202,7 @@ function createNodePlatform() {
   return {
     request,
     uploadFile,
+    downloadFile,
     login: unsupported('login'),
     getUserInfo: unsupported('getUserInfo'),
     checkSession: () => Promise.resolve(false),

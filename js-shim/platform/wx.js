@@ -2,16 +2,31 @@
 /**
  * The platform adapter for a WeChat mini-program: the runtime's view of `wx`.
  * Contract (see docs/ARCHITECTURE.md): asynchronous calls return promises that reject
- * with the `fail` result; socket events reach `sink(gen, kind, data)` asynchronously.
+ * with the `fail` result (network calls: with `abort()`); socket events reach
+ * `sink(gen, kind, data)` asynchronously.
  */
 
 const { SOCKET_OPEN, SOCKET_MESSAGE, SOCKET_CLOSE, SOCKET_ERROR, SOCKET_BINARY } = require('./socket-events');
 
-/** Call a callback-style `wx` API as a promise. */
+/**
+ * Call a callback-style `wx` API as a promise with the task's `abort()`; an
+ * `onProgressUpdate` option becomes the task's progress listener (uploads, downloads).
+ */
 function call(wx, name, options) {
-  return new Promise((resolve, reject) => {
-    wx[name](Object.assign({}, options, { success: resolve, fail: reject }));
+  let task;
+  const promise = new Promise((resolve, reject) => {
+    const o = Object.assign({}, options, { success: resolve, fail: reject });
+    delete o.onProgressUpdate;
+    task = wx[name](o);
   });
+  const progress = options.onProgressUpdate;
+  if (task && typeof progress === 'function' && typeof task.onProgressUpdate === 'function') {
+    task.onProgressUpdate(progress);
+  }
+  promise.abort = () => {
+    if (task && typeof task.abort === 'function') task.abort();
+  };
+  return promise;
 }
 
 /**
@@ -21,6 +36,7 @@ function createWxPlatform(wx) {
   return {
     request: (options) => call(wx, 'request', options),
     uploadFile: (options) => call(wx, 'uploadFile', options),
+    downloadFile: (options) => call(wx, 'downloadFile', options),
     login: () => call(wx, 'login', {}),
     getUserInfo: (options) => call(wx, 'getUserInfo', options),
     checkSession: () =>

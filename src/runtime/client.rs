@@ -12,7 +12,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::sansio::config::{resolve_tunnel, LegacyKnobs, Options};
 use crate::sansio::error::{ErrorKind, SdkError};
-use crate::sansio::flows::{Call, Failure, Record};
+use crate::sansio::flows::{Call, Failure, Record, Transfer};
 use crate::sansio::login::LoginCall;
 use crate::sansio::tunnel::Tunnel;
 use crate::sansio::value::Value;
@@ -87,15 +87,30 @@ impl Client {
         self.login_call(LoginCall::Given, options)
     }
 
-    /// `request(options)`: resolves with `wx.request`'s own result.
-    pub fn request(&self, options: JsValue) -> Promise {
-        self.request_call(options, false)
+    /// `request(options)`: resolves with `wx.request`'s own result. `token` is the
+    /// facade's handle of the call (a function; see `abort`).
+    pub fn request(&self, options: JsValue, token: JsValue) -> Promise {
+        self.request_call(options, Transfer::Request, token)
     }
 
-    /// `uploadFile(options)`: resolves with `wx.uploadFile`'s own result.
+    /// `uploadFile(options)`: resolves with `wx.uploadFile`'s own result; its progress
+    /// events go to `token`.
     #[wasm_bindgen(js_name = uploadFile)]
-    pub fn upload_file(&self, options: JsValue) -> Promise {
-        self.request_call(options, true)
+    pub fn upload_file(&self, options: JsValue, token: JsValue) -> Promise {
+        self.request_call(options, Transfer::Upload, token)
+    }
+
+    /// `downloadFile(options)`: resolves with `wx.downloadFile`'s own result; its progress
+    /// events go to `token`.
+    #[wasm_bindgen(js_name = downloadFile)]
+    pub fn download_file(&self, options: JsValue, token: JsValue) -> Promise {
+        self.request_call(options, Transfer::Download, token)
+    }
+
+    /// Abort the calls started with `token`: each fails with `ERR_REQUEST_ABORTED`, its
+    /// `wx` task is aborted, and a login only it needed is given up.
+    pub fn abort(&self, token: JsValue) {
+        self.flows.cancel(&token);
     }
 
     /// `buildSessionHeader()`: the stored session's headers in the dialect in force, or `{}`.
@@ -153,8 +168,27 @@ impl Client {
                 "logger must be a function",
             ));
         };
+        // `header`: an object (copied now), `null` (none), or not given.
+        let header = get(value, "header")
+            .and_then(|h| {
+                if h.is_object() {
+                    copy(&h).map(JsValue::from)
+                } else {
+                    Ok(h)
+                }
+            })
+            .map_err(|thrown| unreadable(ErrorKind::Request, "header", &thrown))?;
+        if !(header.is_undefined() || header.is_null() || header.is_object()) {
+            return Err(SdkError::invalid_params(
+                ErrorKind::Request,
+                "header must be an object",
+            ));
+        }
         // Everything is checked before anything changes.
         self.flows.configure(&o)?;
+        if !header.is_undefined() {
+            self.flows.set_header(header);
+        }
         self.tunnel_defaults.borrow_mut().overlay(&o);
         if let Some(l) = logger {
             self.env.set_logger(l);
@@ -174,11 +208,13 @@ impl Client {
                 return Promise::reject(&env.error(&invalid(ErrorKind::Login, "options", &e)))
             }
         };
-        let running = self.flows.run(Call::Login { call, options }, None, false);
+        let running = self
+            .flows
+            .run(Call::Login { call, options }, None, JsValue::UNDEFINED);
         future_to_promise(async move { settled(&env, running.await) })
     }
 
-    fn request_call(&self, options: JsValue, upload: bool) -> Promise {
+    fn request_call(&self, options: JsValue, transfer: Transfer, token: JsValue) -> Promise {
         let env = self.env.clone();
         let request = match plain_request(&options) {
             Ok(r) => r,
@@ -191,8 +227,8 @@ impl Client {
                 return Promise::reject(&env.error(&invalid(ErrorKind::Request, "options", &e)))
             }
         };
-        let call = Call::Request { upload, options };
-        let running = self.flows.run(call, Some(request), upload);
+        let call = Call::Request { transfer, options };
+        let running = self.flows.run(call, Some(request), token);
         future_to_promise(async move { settled(&env, running.await) })
     }
 

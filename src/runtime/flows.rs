@@ -11,16 +11,18 @@ use futures::channel::oneshot;
 use js_sys::{Object, Promise, Reflect};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
 use crate::sansio::config::Options;
 use crate::sansio::error::SdkError;
-use crate::sansio::flows::{self, Action, Call, Failure, Input, LoginRequest, OpId};
+use crate::sansio::flows::{self, Action, Call, Failure, Input, LoginRequest, OpId, Transfer};
 use crate::sansio::protocol::Headers;
 
-use super::boundary::{copy, merge_headers, set, to_js, Js};
+use super::boundary::{copy, layer_headers, merge_headers, set, to_js, Js};
 use super::env::Env;
 use super::log::session_record;
+use super::platform::Task;
 use super::session;
 
 /// How an operation ended.
@@ -32,7 +34,10 @@ struct Pending {
     /// What `Action::Send` sends: the caller's options (a plain copy, header copied) or
     /// the handshake's `{ url, method }`.
     request: Option<Object>,
-    upload: bool,
+    transfer: Transfer,
+    /// The facade's handle of the call (a function: `abort` finds the call by it, and
+    /// uploads and downloads report their progress to it); `undefined` for none.
+    token: JsValue,
     done: oneshot::Sender<Outcome>,
 }
 
@@ -59,6 +64,10 @@ pub struct Flows {
     env: Rc<Env>,
     core: RefCell<flows::Flows<JsValue>>,
     pending: RefCell<Vec<Pending>>,
+    /// The platform call each operation waits on, while it does (for `Action::Abort`).
+    tasks: RefCell<Vec<(OpId, Promise)>>,
+    /// `configure({ header })`: a plain copy, under each call's own `header`.
+    header: RefCell<JsValue>,
     next_op: Cell<OpId>,
     this: Weak<Flows>,
 }
@@ -69,6 +78,8 @@ impl Flows {
             env,
             core: RefCell::default(),
             pending: RefCell::default(),
+            tasks: RefCell::default(),
+            header: RefCell::new(JsValue::UNDEFINED),
             next_op: Cell::new(1),
             this: this.clone(),
         })
@@ -83,6 +94,29 @@ impl Flows {
         self.core.borrow_mut().set_login_url(url)
     }
 
+    /// `configure({ header })`: a plain copy of the default headers (`null`: none).
+    pub fn set_header(&self, header: JsValue) {
+        *self.header.borrow_mut() = header;
+    }
+
+    /// The caller aborted the calls made with `token` (see [`Pending::token`]).
+    pub fn cancel(&self, token: &JsValue) {
+        if !token.is_function() {
+            return;
+        }
+        // Each cancelled call ends (`Action::Done` removes it), so the next search finds
+        // the next one; bounded all the same.
+        let calls = self.pending.borrow().len();
+        for _ in 0..calls {
+            let op = {
+                let list = self.pending.borrow();
+                list.iter().find(|p| p.token == *token).map(|p| p.op)
+            };
+            let Some(op) = op else { break };
+            self.handle(Input::Cancel { op });
+        }
+    }
+
     pub fn debug(&self) -> bool {
         self.core.borrow().config().debug
     }
@@ -94,20 +128,25 @@ impl Flows {
     }
 
     /// Start `call`; the future settles when the operation is over. `request` is what its
-    /// sends send (see [`Pending::request`]).
+    /// sends send (see [`Pending::request`]), `token` the facade's handle of the call.
     pub fn run(
         &self,
         call: Call<JsValue>,
         request: Option<Object>,
-        upload: bool,
+        token: JsValue,
     ) -> impl Future<Output = Outcome> {
         let op = self.next_op.get();
         self.next_op.set(op.wrapping_add(1));
         let (done, settled) = oneshot::channel();
+        let transfer = match &call {
+            Call::Request { transfer, .. } => *transfer,
+            _ => Transfer::Request,
+        };
         self.pending.borrow_mut().push(Pending {
             op,
             request,
-            upload,
+            transfer,
+            token,
             done,
         });
         self.handle(Input::Start { op, call });
@@ -148,9 +187,15 @@ impl Flows {
                 }
                 Action::Send {
                     op,
+                    url,
                     headers,
                     timeout,
-                } => self.send(op, &headers, timeout),
+                } => self.send(op, url, &headers, timeout),
+                Action::Abort { op } => {
+                    if let Some(t) = self.take_task(op) {
+                        let _ = t.unchecked_ref::<Task>().abort();
+                    }
+                }
                 Action::Store(value) => {
                     session::write(&self.env.platform, &value.unwrap_or(JsValue::NULL))
                 }
@@ -169,13 +214,14 @@ impl Flows {
         }
     }
 
-    /// The operation's own request: a copy of what it sends, with the session headers
-    /// merged into the caller's and the configured timeout when the call sets none.
-    fn send(&self, op: OpId, headers: &Headers, timeout: Option<u64>) {
-        let (request, upload) = {
+    /// The operation's own request: a copy of what it sends, at the URL the core joined
+    /// to `baseUrl`, with the caller's headers over `configure({ header })` and the
+    /// session's over both, and the configured timeout when the call sets none.
+    fn send(&self, op: OpId, url: Option<String>, headers: &Headers, timeout: Option<u64>) {
+        let (request, transfer, token) = {
             let list = self.pending.borrow();
             match list.iter().find(|p| p.op == op) {
-                Some(p) => (p.request.clone(), p.upload),
+                Some(p) => (p.request.clone(), p.transfer, p.token.clone()),
                 None => return,
             }
         };
@@ -184,8 +230,16 @@ impl Flows {
         for key in ["success", "fail", "complete", "login"] {
             let _ = Reflect::delete_property(&call, &JsValue::from_str(key));
         }
+        if let Some(url) = url {
+            set(&call, "url", &JsValue::from_str(&url));
+        }
         let header = Reflect::get(&call, &JsValue::from_str("header")).unwrap_or_default();
+        let header = layer_headers(&self.header.borrow(), &header);
         set(&call, "header", &merge_headers(&header, headers));
+        // The adapter hands the wx task's progress events to the facade's handle.
+        if transfer != Transfer::Request && token.is_function() {
+            set(&call, "onProgressUpdate", &token);
+        }
         if let Some(ms) = timeout {
             let unset = Reflect::get(&call, &JsValue::from_str("timeout"))
                 .map_or(true, |t| t.is_undefined());
@@ -194,12 +248,19 @@ impl Flows {
             }
         }
         let platform = &self.env.platform;
-        let promise = if upload {
-            platform.upload_file(&call)
-        } else {
-            platform.request(&call)
+        let promise = match transfer {
+            Transfer::Request => platform.request(&call),
+            Transfer::Upload => platform.upload_file(&call),
+            Transfer::Download => platform.download_file(&call),
         };
         self.ask(op, promise);
+    }
+
+    /// The platform call operation `op` waits on, no longer kept.
+    fn take_task(&self, op: OpId) -> Option<Promise> {
+        let mut tasks = self.tasks.borrow_mut();
+        let i = tasks.iter().position(|(o, _)| *o == op)?;
+        Some(tasks.swap_remove(i).1)
     }
 
     /// Feed the settled `promise` back as operation `op`'s answer (a call that threw at
@@ -208,9 +269,17 @@ impl Flows {
         let Some(me) = self.this.upgrade() else {
             return;
         };
+        if let Ok(p) = &promise {
+            self.tasks.borrow_mut().push((op, p.clone()));
+        }
         spawn_local(async move {
             let result = match promise {
-                Ok(p) => JsFuture::from(p).await,
+                Ok(p) => {
+                    let result = JsFuture::from(p).await;
+                    // An operation waits on one platform call at a time: this one.
+                    me.take_task(op);
+                    result
+                }
                 Err(thrown) => Err(thrown),
             };
             me.handle(Input::Answered { op, result });

@@ -19,6 +19,17 @@ extern "C" {
     #[wasm_bindgen(method, catch, js_name = uploadFile)]
     pub fn upload_file(this: &Platform, options: &Object) -> Result<Promise, JsValue>;
 
+    /// `wx.downloadFile(options)`, like `request`.
+    #[wasm_bindgen(method, catch, js_name = downloadFile)]
+    pub fn download_file(this: &Platform, options: &Object) -> Result<Promise, JsValue>;
+
+    /// What `request` & co. return: a promise with the `wx` task's `abort()`.
+    pub type Task;
+
+    /// Abort the `wx` task (a promise without `abort`, e.g. `wx.login`'s, throws: ignored).
+    #[wasm_bindgen(method, catch)]
+    pub fn abort(this: &Task) -> Result<(), JsValue>;
+
     /// `wx.login()` → `{ code }`.
     #[wasm_bindgen(method, catch)]
     pub fn login(this: &Platform) -> Result<Promise, JsValue>;

@@ -13,23 +13,32 @@ use super::platform::Platform;
 #[wasm_bindgen(inline_js = r#"
 export function fakePlatform() {
   const f = {
-    calls: { request: [], login: 0, getUserInfo: [], checkSession: 0, sockets: [], errors: [], logs: [] },
+    calls: { request: [], login: 0, getUserInfo: [], checkSession: 0, sockets: [], errors: [], logs: [], aborted: [], progress: [] },
     routes: {},          // url -> (options, n) => result | Promise (throw/reject = wx fail)
     storage: new Map(),
     sessionValid: true,
     hooks: {},
   };
   f.platform = {
+    // A promise with the task's abort(), as the adapters give (a route may never answer).
     request(options) {
       f.calls.request.push(JSON.parse(JSON.stringify(options)));
+      f.calls.progress.push(typeof options.onProgressUpdate);
       const route = f.routes[options.url];
       const n = f.calls.request.filter((r) => r.url === options.url).length;
-      return new Promise((resolve, reject) => setTimeout(() => {
-        if (!route) return reject({ errMsg: 'request:fail no route ' + options.url });
-        try { resolve(route(options, n)); } catch (e) { reject(e); }
-      }, 0));
+      let abort;
+      const p = new Promise((resolve, reject) => {
+        abort = () => { f.calls.aborted.push(options.url); reject({ errMsg: 'request:fail abort' }); };
+        setTimeout(() => {
+          if (!route) return reject({ errMsg: 'request:fail no route ' + options.url });
+          try { resolve(route(options, n)); } catch (e) { reject(e); }
+        }, 0);
+      });
+      p.abort = abort;
+      return p;
     },
     uploadFile(options) { return f.platform.request(options); },
+    downloadFile(options) { return f.platform.request(options); },
     login() { f.calls.login++; return Promise.resolve({ code: 'code-' + f.calls.login }); },
     getUserInfo(options) { f.calls.getUserInfo.push(JSON.parse(JSON.stringify(options))); return Promise.resolve({ userInfo: { nickName: '小明' }, encryptedData: 'enc', iv: 'iv' }); },
     checkSession() { f.calls.checkSession++; return Promise.resolve(f.sessionValid); },
@@ -126,6 +135,11 @@ impl Fake {
             .unchecked_into();
         f.apply(target, &args.iter().collect::<Array>()).unwrap()
     }
+}
+
+/// `request(options)` with no handle (nothing to abort, no progress).
+fn req(client: &Client, options: JsValue) -> Promise {
+    client.request(options, JsValue::UNDEFINED)
 }
 
 async fn settle(p: Promise) -> Result<JsValue, JsValue> {
@@ -248,10 +262,10 @@ async fn the_stored_session_is_read_on_every_use() {
         "https://x/user",
         "(o) => ({ statusCode: 200, data: { code: 0, id: o.header['X-WX-Id'] } })",
     );
-    let res = settle(client.request(opts(&[
-        ("url", "https://x/user".into()),
-        ("login", true.into()),
-    ])))
+    let res = settle(req(
+        &client,
+        opts(&[("url", "https://x/user".into()), ("login", true.into())]),
+    ))
     .await
     .unwrap();
     assert_eq!(json(&field(&res, "data")), r#"{"code":0,"id":"id2"}"#);
@@ -290,10 +304,13 @@ async fn wafer2_login_always_asks_the_server_and_request_login_reuses() {
         r#"[{},{"lang":"zh_CN"}]"#
     );
     // request({ login: true }) is answered by the stored session WeChat vouches for.
-    let res = settle(client.request(opts(&[
-        ("url", "https://x/weapp/user".into()),
-        ("login", true.into()),
-    ])))
+    let res = settle(req(
+        &client,
+        opts(&[
+            ("url", "https://x/weapp/user".into()),
+            ("login", true.into()),
+        ]),
+    ))
     .await
     .unwrap();
     assert_eq!(json(&field(&res, "data")), r#"{"code":0,"data":"k2"}"#);
@@ -350,9 +367,12 @@ async fn wafer2_invalid_session_relogins_with_code_and_retries_once() {
         .set_login_url("https://x/weapp/login".into())
         .unwrap();
     settle(client.login(JsValue::UNDEFINED)).await.unwrap();
-    let res = settle(client.request(opts(&[("url", "https://x/weapp/user".into())])))
-        .await
-        .unwrap();
+    let res = settle(req(
+        &client,
+        opts(&[("url", "https://x/weapp/user".into())]),
+    ))
+    .await
+    .unwrap();
     assert_eq!(json(&field(&res, "data")), r#"{"code":0,"data":"k2"}"#);
     let second_login = fake.requests().get(2);
     assert_eq!(
@@ -378,10 +398,10 @@ async fn wafer1_second_rejection_fails_with_invalid_session() {
         "() => ({ statusCode: 200, data: { 'F2C224D4-2BCE-4C64-AF9F-A6D872000D1A': 1, error: 'ERR_INVALID_SESSION', message: 'gone' } })",
     );
     client.set_login_url("https://x/login".into()).unwrap();
-    let err = settle(client.request(opts(&[
-        ("url", "https://x/user".into()),
-        ("login", true.into()),
-    ])))
+    let err = settle(req(
+        &client,
+        opts(&[("url", "https://x/user".into()), ("login", true.into())]),
+    ))
     .await
     .unwrap_err();
     assert_eq!(
@@ -428,12 +448,12 @@ async fn bad_input_is_a_typed_error() {
     );
     let e = settle(client.login(JsValue::UNDEFINED)).await.unwrap_err();
     assert_eq!(field(&e, "kind").as_string().as_deref(), Some("LoginError"));
-    let e = settle(client.request(opts(&[]))).await.unwrap_err();
+    let e = settle(req(&client, opts(&[]))).await.unwrap_err();
     assert_eq!(
         field(&e, "type").as_string().as_deref(),
         Some("ERR_INVALID_PARAMS")
     );
-    let e = settle(client.request(opts(&[("url", "https://nowhere".into())])))
+    let e = settle(req(&client, opts(&[("url", "https://nowhere".into())])))
         .await
         .unwrap_err();
     assert_eq!(
@@ -498,14 +518,14 @@ async fn hostile_objects_are_typed_failures_and_the_client_keeps_working() {
         "new Proxy({}, { ownKeys() { throw new Error('trap'); }, get() { throw new Error('trap'); } })",
     )
     .unwrap();
-    let e = settle(client.request(opts(&[
-        ("url", "https://x/echo".into()),
-        ("header", proxy.clone()),
-    ])))
+    let e = settle(req(
+        &client,
+        opts(&[("url", "https://x/echo".into()), ("header", proxy.clone())]),
+    ))
     .await
     .unwrap_err();
     assert_eq!(message(&e), "参数错误：header could not be read: trap");
-    let e = settle(client.request(proxy.clone())).await.unwrap_err();
+    let e = settle(req(&client, proxy.clone())).await.unwrap_err();
     assert_eq!(message(&e), "参数错误：options could not be read: trap");
     let e = client.configure(proxy.clone()).unwrap_err();
     assert!(
@@ -519,10 +539,13 @@ async fn hostile_objects_are_typed_failures_and_the_client_keeps_working() {
         .tunnel("https://x/t".into(), proxy, JsValue::UNDEFINED, port().0)
         .is_err());
     // Nothing was left half-done: a normal request goes through.
-    let res = settle(client.request(opts(&[
-        ("url", "https://x/echo".into()),
-        ("header", opts(&[("a", "1".into())])),
-    ])))
+    let res = settle(req(
+        &client,
+        opts(&[
+            ("url", "https://x/echo".into()),
+            ("header", opts(&[("a", "1".into())])),
+        ]),
+    ))
     .await
     .unwrap();
     assert_eq!(json(&field(&field(&res, "data"), "header")), r#"{"a":"1"}"#);
@@ -581,7 +604,7 @@ async fn hostile_values_in_fields_are_errors_naming_the_field() {
             "参数错误：heartbeatInterval must be a number",
             "{what}"
         );
-        let e = settle(client.request(opts(&[("url", value.clone())])))
+        let e = settle(req(&client, opts(&[("url", value.clone())])))
             .await
             .unwrap_err();
         assert_eq!(message(&e), "参数错误：url must be a string", "{what}");
@@ -614,10 +637,10 @@ async fn hostile_values_in_fields_are_errors_naming_the_field() {
     // Only tested for truthiness, or passed on: a Proxy as `login` logs in first; as a
     // login's `data` it is handed to the platform as it is (whose copy of the options
     // cannot serialize it: a failed login, not an exception).
-    let res = settle(client.request(opts(&[
-        ("url", "https://x/echo".into()),
-        ("login", proxy.clone()),
-    ])))
+    let res = settle(req(
+        &client,
+        opts(&[("url", "https://x/echo".into()), ("login", proxy.clone())]),
+    ))
     .await
     .unwrap();
     assert_eq!(field(&res, "statusCode").as_f64(), Some(200.0));
@@ -627,7 +650,7 @@ async fn hostile_values_in_fields_are_errors_naming_the_field() {
         .await
         .unwrap_err();
     assert_eq!(field(&e, "kind").as_string().as_deref(), Some("LoginError"));
-    let res = settle(client.request(opts(&[("url", "https://x/echo".into())])))
+    let res = settle(req(&client, opts(&[("url", "https://x/echo".into())])))
         .await
         .unwrap();
     assert_eq!(field(&res, "statusCode").as_f64(), Some(200.0));
@@ -664,7 +687,7 @@ async fn answers_of_any_shape_are_read_without_making_errors() {
     let mut ok = 0;
     for url in ["text", "number", "array", "object", "empty"] {
         let url = ["https://x/", url].concat();
-        let res = settle(client.request(opts(&[("url", url.into())]))).await;
+        let res = settle(req(&client, opts(&[("url", url.into())]))).await;
         ok += u32::from(res.is_ok());
     }
     let count = field(&made, "count").as_f64();
@@ -938,4 +961,229 @@ async fn logger_gets_records_without_secrets() {
     for secret in ["skey1", "code-1", "top secret", "secret-type"] {
         assert!(!logs.contains(secret), "{secret} leaked: {logs}");
     }
+}
+
+/// A function, as the facade's handle of a call.
+fn token() -> JsValue {
+    js_sys::Function::new_no_args("").into()
+}
+
+/// Wait (a few turns) until `ready` holds.
+async fn until(what: &str, ready: impl Fn() -> bool) {
+    for _ in 0..200 {
+        if ready() {
+            return;
+        }
+        pause(1).await;
+    }
+    panic!("never: {what}");
+}
+
+#[wasm_bindgen_test]
+async fn an_abort_during_the_relogin_cancels_login_and_retry_and_fails_at_once() {
+    let fake = Fake::new();
+    let client = fake.client();
+    fake.route(
+        "https://x/weapp/user",
+        "(o) => ({ statusCode: 200, data: { code: -1, error: 'expired' } })",
+    );
+    // The login request never answers on its own.
+    fake.route("https://x/weapp/login", "() => new Promise(() => {})");
+    client
+        .set_login_url("https://x/weapp/login".into())
+        .unwrap();
+    fake.call(
+        &fake.get(&["platform"]),
+        "writeSession",
+        &[opts(&[("skey", "k0".into())])],
+    );
+    let handle = token();
+    let call = client.request(
+        opts(&[("url", "https://x/weapp/user".into())]),
+        handle.clone(),
+    );
+    until("the login request", || fake.requests().length() == 2).await;
+    client.abort(handle);
+    let e = settle(call).await.unwrap_err();
+    assert_eq!(
+        field(&e, "type").as_string().as_deref(),
+        Some("ERR_REQUEST_ABORTED")
+    );
+    assert_eq!(
+        json(&fake.get(&["calls", "aborted"])),
+        r#"["https://x/weapp/login"]"#
+    );
+    pause(5).await;
+    assert_eq!(fake.requests().length(), 2, "no retry");
+    // No login is left running: the next one leads at once (and answers this time).
+    fake.route("https://x/weapp/login", WAFER2_LOGIN);
+    fake.route(
+        "https://x/weapp/user",
+        "(o) => ({ statusCode: 200, data: { code: 0 } })",
+    );
+    let res = settle(req(
+        &client,
+        opts(&[
+            ("url", "https://x/weapp/user".into()),
+            ("login", true.into()),
+        ]),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(status(&res), 200);
+    assert_eq!(fake.count("login"), 2);
+    // Aborting what is over, or with no handle, changes nothing.
+    client.abort(JsValue::UNDEFINED);
+    client.abort(token());
+}
+
+fn status(res: &JsValue) -> u32 {
+    field(res, "statusCode").as_f64().unwrap_or_default() as u32
+}
+
+#[wasm_bindgen_test]
+async fn aborting_one_caller_of_a_shared_login_fails_nobody_else() {
+    let fake = Fake::new();
+    let client = fake.client();
+    // The login answers only after the first caller aborted.
+    fake.route(
+        "https://x/weapp/login",
+        "(o, n) => new Promise((r) => setTimeout(() => r({ statusCode: 200, data: { code: 0, data: { skey: 'k' + n, userinfo: {} } } }), 20))",
+    );
+    fake.route(
+        "https://x/weapp/user",
+        "(o) => ({ statusCode: 200, data: { code: 0, skey: o.header['X-WX-Skey'] } })",
+    );
+    client
+        .set_login_url("https://x/weapp/login".into())
+        .unwrap();
+    let (a, b) = (token(), token());
+    let with_login = |t: &JsValue| {
+        client.request(
+            opts(&[
+                ("url", "https://x/weapp/user".into()),
+                ("login", true.into()),
+            ]),
+            t.clone(),
+        )
+    };
+    let first = with_login(&a);
+    let second = with_login(&b);
+    until("the login request", || fake.requests().length() == 1).await;
+    client.abort(a);
+    assert_eq!(
+        field(&settle(first).await.unwrap_err(), "type")
+            .as_string()
+            .as_deref(),
+        Some("ERR_REQUEST_ABORTED")
+    );
+    let res = settle(second).await.unwrap();
+    assert_eq!(json(&field(&res, "data")), r#"{"code":0,"skey":"k1"}"#);
+    assert_eq!(json(&fake.get(&["calls", "aborted"])), "[]");
+    assert_eq!(fake.requests().length(), 2, "one login, one request");
+}
+
+#[wasm_bindgen_test]
+async fn base_url_and_default_headers_under_the_caller_and_the_session() {
+    let fake = Fake::new();
+    let client = fake.client();
+    fake.route(
+        "https://x/api/user",
+        "() => ({ statusCode: 200, data: {} })",
+    );
+    fake.route("https://y/raw", "() => ({ statusCode: 200, data: {} })");
+    let defaults = opts(&[
+        ("baseUrl", "https://x/api/".into()),
+        (
+            "header",
+            opts(&[("X-App", "a".into()), ("content-type", "text/plain".into())]),
+        ),
+    ]);
+    client.configure(defaults).unwrap();
+    fake.call(
+        &fake.get(&["platform"]),
+        "writeSession",
+        &[opts(&[("skey", "k0".into())])],
+    );
+    let header = opts(&[
+        ("Content-Type", "application/json".into()),
+        ("x-wx-skey", "mine".into()),
+    ]);
+    settle(req(
+        &client,
+        opts(&[("url", "/user".into()), ("header", header)]),
+    ))
+    .await
+    .unwrap();
+    settle(req(&client, opts(&[("url", "https://y/raw".into())])))
+        .await
+        .unwrap();
+    let sent = fake.requests();
+    assert_eq!(json(&field(&sent.get(0), "url")), r#""https://x/api/user""#);
+    assert_eq!(
+        json(&field(&sent.get(0), "header")),
+        r#"{"X-App":"a","Content-Type":"application/json","X-WX-Skey":"k0"}"#
+    );
+    assert_eq!(json(&field(&sent.get(1), "url")), r#""https://y/raw""#);
+    assert_eq!(
+        json(&field(&sent.get(1), "header")),
+        r#"{"X-App":"a","content-type":"text/plain","X-WX-Skey":"k0"}"#
+    );
+    // A bad value changes nothing; null removes the defaults.
+    let bad = opts(&[("header", 5.into()), ("baseUrl", "https://z".into())]);
+    assert!(client.configure(bad).is_err());
+    client
+        .configure(opts(&[("header", JsValue::NULL), ("baseUrl", "".into())]))
+        .unwrap();
+    let e = settle(req(&client, opts(&[("url", "/user".into())])))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_text(&e),
+        "request:fail no route /user",
+        "a relative URL without baseUrl goes out as given"
+    );
+    assert_eq!(
+        json(&field(&fake.requests().get(2), "header")),
+        r#"{"X-WX-Skey":"k0"}"#
+    );
+}
+
+fn error_text(e: &JsValue) -> String {
+    field(e, "detail")
+        .as_string()
+        .or_else(|| field(e, "errMsg").as_string())
+        .unwrap_or_default()
+}
+
+#[wasm_bindgen_test]
+async fn downloads_relogin_on_401_and_hand_progress_to_the_handle() {
+    let fake = Fake::new();
+    let client = fake.client();
+    fake.route("https://x/weapp/login", WAFER2_LOGIN);
+    fake.route(
+        "https://x/file",
+        "(o, n) => ({ statusCode: n === 1 ? 401 : 200, tempFilePath: 'http://tmp/' + o.header['X-WX-Skey'] })",
+    );
+    client
+        .set_login_url("https://x/weapp/login".into())
+        .unwrap();
+    fake.call(
+        &fake.get(&["platform"]),
+        "writeSession",
+        &[opts(&[("skey", "k0".into())])],
+    );
+    let res = settle(client.download_file(opts(&[("url", "https://x/file".into())]), token()))
+        .await
+        .unwrap();
+    assert_eq!(json(&field(&res, "tempFilePath")), r#""http://tmp/k1""#);
+    assert_eq!(fake.count("login"), 1);
+    // Progress goes to the handle for transfers; a request gets none.
+    settle(req(&client, opts(&[("url", "https://x/file".into())])))
+        .await
+        .unwrap();
+    assert_eq!(
+        json(&fake.get(&["calls", "progress"])),
+        r#"["function","undefined","function","undefined"]"#
+    );
 }

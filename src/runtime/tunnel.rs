@@ -302,7 +302,9 @@ impl TunnelInner {
             method: "GET",
         })
         .unchecked_into();
-        let running = self.flows.run(Call::Handshake, Some(request), false);
+        let running = self
+            .flows
+            .run(Call::Handshake, Some(request), JsValue::UNDEFINED);
         spawn_local(async move {
             // As 0.8: the detail of a failure is the answer without a socket URL, the
             // platform's `fail` result, or the SDK's error (session, login).

@@ -16,6 +16,9 @@ use serde::Deserialize;
 pub struct Options {
     pub protocol: Option<String>,
     pub login_url: Option<String>,
+    /// What relative `request` / `uploadFile` / `downloadFile` URLs are joined to (`''`:
+    /// none).
+    pub base_url: Option<String>,
     pub request_timeout: Option<f64>,
     pub reconnect_base_delay: Option<f64>,
     pub reconnect_max_delay: Option<f64>,
@@ -36,6 +39,7 @@ impl Options {
         }
         pick(&mut self.protocol, &o.protocol);
         pick(&mut self.login_url, &o.login_url);
+        pick(&mut self.base_url, &o.base_url);
         pick(&mut self.request_timeout, &o.request_timeout);
         pick(&mut self.reconnect_base_delay, &o.reconnect_base_delay);
         pick(&mut self.reconnect_max_delay, &o.reconnect_max_delay);
@@ -219,6 +223,8 @@ pub fn resolve_tunnel(layers: &[&Options]) -> Result<TunnelConfig, SdkError> {
 pub struct ClientConfig {
     pub protocol: Protocol,
     pub login_url: Option<String>,
+    /// `configure({ baseUrl })` (`None`: relative URLs go out as given).
+    pub base_url: Option<String>,
     /// `wx.request` timeout in ms for calls that set none (`None`: the platform's).
     pub request_timeout: Option<u64>,
     pub debug: bool,
@@ -249,6 +255,9 @@ impl ClientConfig {
         }
         if let Some(url) = &o.login_url {
             self.login_url = Some(url.clone());
+        }
+        if let Some(url) = &o.base_url {
+            self.base_url = Some(url.clone()).filter(|u| !u.is_empty());
         }
         if timeout.is_some() {
             self.request_timeout = timeout;
@@ -410,5 +419,21 @@ mod tests {
             .unwrap();
         assert_eq!(c.request_timeout, Some(3000));
         assert_eq!(c.protocol, Protocol::Fixed(Dialect::Wafer2));
+    }
+
+    #[test]
+    fn base_url_is_set_kept_and_removed_with_an_empty_string() {
+        use crate::sansio::value::Value;
+        use serde_json::json;
+        let mut c = ClientConfig::default();
+        let o: Options = json!({ "baseUrl": "https://x/api" }).decode().unwrap();
+        c.apply(&o).unwrap();
+        assert_eq!(c.base_url.as_deref(), Some("https://x/api"));
+        c.apply(&opts(|o| o.debug = Some(true))).unwrap();
+        assert_eq!(c.base_url.as_deref(), Some("https://x/api"));
+        c.apply(&opts(|o| o.base_url = Some(String::new())))
+            .unwrap();
+        assert_eq!(c.base_url, None);
+        assert!(json!({ "baseUrl": 5 }).decode::<Options>().is_err());
     }
 }

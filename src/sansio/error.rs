@@ -34,6 +34,8 @@ pub enum ErrorType {
     CheckLoginFailed,
     RequestFailed,
     RequestTimeout,
+    /// The caller aborted the call (`task.abort()`).
+    RequestAborted,
 }
 
 impl ErrorType {
@@ -50,6 +52,7 @@ impl ErrorType {
             ErrorType::CheckLoginFailed => "ERR_CHECK_LOGIN_FAILED",
             ErrorType::RequestFailed => "ERR_REQUEST_FAILED",
             ErrorType::RequestTimeout => "ERR_REQUEST_TIMEOUT",
+            ErrorType::RequestAborted => "ERR_REQUEST_ABORTED",
         }
     }
 }
@@ -116,6 +119,14 @@ impl SdkError {
             )
         };
         SdkError::request(ty, message).with_detail(err_msg)
+    }
+}
+
+impl SdkError {
+    /// The caller aborted the call. (The facade fails the call at once with its own copy
+    /// of this error, which also carries wx's `errMsg`; see `js-shim/errors.js`.)
+    pub fn aborted() -> Self {
+        SdkError::request(ErrorType::RequestAborted, "请求已中止")
     }
 }
 

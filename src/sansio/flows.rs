@@ -10,6 +10,14 @@
 //! `serde_json` values in tests) are read through the serde schemas of this module and
 //! of [`protocol`](super::protocol), and otherwise passed on untouched.
 //!
+//! A call may be aborted (`Input::Cancel`): it ends at once as `ERR_REQUEST_ABORTED`, and
+//! the platform call it waits on is aborted (`Action::Abort`). A login is shared, so
+//! aborting the caller that leads it fails nobody else: while another caller shares its
+//! outcome the login goes on for them (the aborted caller is only detached from it);
+//! when nobody does, the login is abandoned (its request aborted, answers still on the way
+//! ignored) and callers that waited for it to end log in themselves. A call that aborts
+//! while it shares or waits for a login only leaves it.
+//!
 //! Storage is the single source of truth for the session: the runtime reads the stored
 //! value afresh for every input and hands it to [`Flows::handle`]; the machine keeps no
 //! copy beyond the input it is handling (where its own writes count at once).
@@ -29,14 +37,25 @@ use super::value::{Invalid, Scalar, Value};
 /// An operation's id, chosen by the runtime.
 pub type OpId = u32;
 
+/// Which platform call a session request is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transfer {
+    /// `wx.request`: the body is read for session failures.
+    Request,
+    /// `wx.uploadFile`: the body is a string, parsed only to look for session failures.
+    Upload,
+    /// `wx.downloadFile`: the body is a file, so only the status tells (HTTP 401).
+    Download,
+}
+
 /// What an operation is.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Call<V> {
     /// `login()`, `loginWithCode()` or `requestLogin()` with the caller's options.
     Login { call: LoginCall, options: V },
-    /// `request()` or `uploadFile()` with the caller's options (the runtime sends them
-    /// with the session headers merged into their `header`).
-    Request { upload: bool, options: V },
+    /// `request()`, `uploadFile()` or `downloadFile()` with the caller's options (the
+    /// runtime sends them with the session headers merged into their `header`).
+    Request { transfer: Transfer, options: V },
     /// The tunnel handshake, `GET serviceUrl` as a session request.
     Handshake,
 }
@@ -49,6 +68,8 @@ pub enum Input<V> {
     /// The platform call of operation `op` answered: its success result, or its `fail`
     /// result (`wx.checkSession` answers `true`/`false`).
     Answered { op: OpId, result: Result<V, V> },
+    /// The caller aborted operation `op` (nothing happens once it is over).
+    Cancel { op: OpId },
 }
 
 /// The login request (`wx.request` to the login URL).
@@ -84,13 +105,21 @@ pub enum Action<V> {
         op: OpId,
         request: LoginRequest<V>,
     },
-    /// The operation's own request (`request()`/`uploadFile()`: the caller's options;
-    /// the handshake: `GET` its URL) with `headers` over the caller's, and `timeout` when
-    /// the call sets none.
+    /// The operation's own request (`request()`/`uploadFile()`/`downloadFile()`: the
+    /// caller's options, at `url` when the caller's was relative to `baseUrl`; the
+    /// handshake: `GET` its URL) with `headers` over the caller's, and `timeout` when the
+    /// call sets none.
     Send {
         op: OpId,
+        url: Option<String>,
         headers: Headers,
         timeout: Option<u64>,
+    },
+    /// Operation `op` no longer waits on its platform call: abort it where the platform
+    /// can (a request's task; `wx.login` and the like cannot be, and their answers are
+    /// ignored).
+    Abort {
+        op: OpId,
     },
     /// Write the stored session (`None`: remove it).
     Store(Option<V>),
@@ -176,7 +205,7 @@ struct GivenParams {
     iv: Option<String>,
 }
 
-/// What the flows read in `request()` / `uploadFile()` options.
+/// What the flows read in `request()` / `uploadFile()` / `downloadFile()` options.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RequestOptions {
@@ -286,8 +315,15 @@ enum Stage<V> {
 #[derive(Clone, Debug, PartialEq)]
 enum Kind<V> {
     Login(LoginParams<V>),
-    Request { upload: bool, attempt: Attempt },
-    Handshake { attempt: Attempt },
+    /// `url`: the caller's URL joined to `baseUrl`, when it was relative.
+    Request {
+        transfer: Transfer,
+        attempt: Attempt,
+        url: Option<String>,
+    },
+    Handshake {
+        attempt: Attempt,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -295,6 +331,8 @@ struct Op<V> {
     id: OpId,
     kind: Kind<V>,
     stage: Stage<V>,
+    /// Aborted while it led a login others share: over for its caller, the login goes on.
+    detached: bool,
 }
 
 /// The flows of one SDK instance.
@@ -369,6 +407,7 @@ impl<V: Value> Flows<V> {
         match input {
             Input::Start { op, call } => self.start(op, call),
             Input::Answered { op, result } => self.answered(op, result),
+            Input::Cancel { op } => self.cancel(op),
         }
         self.stored = V::undefined();
     }
@@ -384,28 +423,26 @@ impl<V: Value> Flows<V> {
         match call {
             Call::Login { call, options } => match login_params(call, &options) {
                 Ok(params) => {
-                    self.ops.push(Op {
-                        id,
-                        kind: Kind::Login(params),
-                        stage: Stage::Sending { sent: None },
-                    });
+                    self.push(id, Kind::Login(params));
                     self.login(id, call);
                 }
                 Err(e) => self.done(id, Err(Failure::Sdk(e))),
             },
-            Call::Request { upload, options } => {
-                let o = match request_options(upload, &options) {
+            Call::Request { transfer, options } => {
+                let o = match request_options(transfer, &options) {
                     Ok(o) => o,
                     Err(e) => return self.done(id, Err(Failure::Sdk(e))),
                 };
-                self.ops.push(Op {
+                let url = o.url.as_deref().unwrap_or_default();
+                let url = request::resolve_url(self.config.base_url.as_deref(), url);
+                self.push(
                     id,
-                    kind: Kind::Request {
-                        upload,
+                    Kind::Request {
+                        transfer,
                         attempt: Attempt::default(),
+                        url,
                     },
-                    stage: Stage::Sending { sent: None },
-                });
+                );
                 if o.login.truthy() {
                     self.login(id, LoginCall::OnDemand);
                 } else {
@@ -413,13 +450,12 @@ impl<V: Value> Flows<V> {
                 }
             }
             Call::Handshake => {
-                self.ops.push(Op {
+                self.push(
                     id,
-                    kind: Kind::Handshake {
+                    Kind::Handshake {
                         attempt: Attempt::default(),
                     },
-                    stage: Stage::Sending { sent: None },
-                });
+                );
                 // With no session stored (and a login URL set) log in first, as
                 // `request({ login: true })` would: a reconnect after the server rejected
                 // (and so cleared) the session must not stay locked out until page code
@@ -679,6 +715,10 @@ impl<V: Value> Flows<V> {
     /// The login operation `id` took part in is over.
     fn logged_in(&mut self, id: OpId, outcome: Result<V, SdkError>) {
         let Some(op) = self.op(id) else { return };
+        if op.detached {
+            // Its caller heard at once; the login was for the others.
+            return self.ops.retain(|o| o.id != id);
+        }
         match (&op.kind, outcome) {
             (Kind::Login(_), result) => self.done(id, result.map_err(Failure::Sdk)),
             (_, Ok(_)) => self.send(id),
@@ -691,8 +731,13 @@ impl<V: Value> Flows<V> {
     /// Send the operation's request with the stored session.
     fn send(&mut self, id: OpId) {
         let (headers, sent) = self.session_headers(&self.stored);
+        let url = match self.op(id).map(|o| &o.kind) {
+            Some(Kind::Request { url, .. }) => url.clone(),
+            _ => None,
+        };
         self.out.push_back(Action::Send {
             op: id,
+            url,
             headers,
             timeout: self.config.request_timeout,
         });
@@ -702,9 +747,11 @@ impl<V: Value> Flows<V> {
     /// A request's answer: deliver it, or renew the session and send it again (once).
     fn sent(&mut self, id: OpId, sent: Option<String>, result: Result<V, V>) {
         let Some(op) = self.op(id) else { return };
-        let (upload, handshake, mut attempt) = match op.kind {
-            Kind::Request { upload, attempt } => (upload, false, attempt),
-            Kind::Handshake { attempt } => (false, true, attempt),
+        let (transfer, handshake, mut attempt) = match op.kind {
+            Kind::Request {
+                transfer, attempt, ..
+            } => (transfer, false, attempt),
+            Kind::Handshake { attempt } => (Transfer::Request, true, attempt),
             Kind::Login(_) => return,
         };
         let response = match result {
@@ -716,11 +763,12 @@ impl<V: Value> Flows<V> {
             }
         };
         let data = response.member("data");
-        // uploadFile's data is a string: parsed only to look for a session failure.
-        let body = if upload {
-            data.parse_json()
-        } else {
-            Some(data)
+        let body = match transfer {
+            Transfer::Request => Some(data),
+            // uploadFile's data is a string: parsed only to look for a session failure.
+            Transfer::Upload => data.parse_json(),
+            // downloadFile's body is in a file: the status is all there is.
+            Transfer::Download => None,
         };
         let answer = body.map(|b| b.lenient::<Answer>());
         let (verdict, learned) =
@@ -770,7 +818,65 @@ impl<V: Value> Flows<V> {
         }
     }
 
+    // ---- aborting -----------------------------------------------------------------
+
+    /// The caller aborted operation `id` (see the module's documentation).
+    fn cancel(&mut self, id: OpId) {
+        let Some(op) = self.op(id) else { return };
+        if op.detached {
+            return;
+        }
+        let leading = matches!(op.stage, Stage::Leading { .. });
+        let shared = self.flight.joined();
+        match op.stage {
+            Stage::Flight { .. } => self.flight.leave(&id),
+            // A login others share goes on for them.
+            Stage::Leading { .. } if shared => {}
+            _ => self.out.push_back(Action::Abort { op: id }),
+        }
+        self.out.push_back(Action::Done {
+            op: id,
+            result: Err(Failure::Sdk(SdkError::aborted())),
+        });
+        if let Some(op) = self.op_mut(id) {
+            op.detached = true;
+        }
+        if leading && shared {
+            return;
+        }
+        self.ops.retain(|o| o.id != id);
+        // A login led by an aborted caller goes on only while someone shares it.
+        let leader = self.ops.iter().find(|o| o.detached).map(|o| o.id);
+        if let Some(leader) = leader.filter(|_| !self.flight.joined()) {
+            self.out.push_back(Action::Abort { op: leader });
+            self.ops.retain(|o| o.id != leader);
+            self.abandon_login();
+        } else if leading {
+            self.abandon_login();
+        }
+    }
+
+    /// The running login is given up: nobody shares its outcome, so those that waited
+    /// for it to end log in now.
+    fn abandon_login(&mut self) {
+        for (waiter, _) in self.flight.finish() {
+            if let Some(Stage::Flight { call, .. }) = self.op(waiter).map(|o| o.stage.clone()) {
+                self.login(waiter, call);
+            }
+        }
+    }
+
     // ---- plumbing -----------------------------------------------------------------
+
+    /// A new operation (its stage is set by what it does first).
+    fn push(&mut self, id: OpId, kind: Kind<V>) {
+        self.ops.push(Op {
+            id,
+            kind,
+            stage: Stage::Sending { sent: None },
+            detached: false,
+        });
+    }
 
     fn answered(&mut self, id: OpId, result: Result<V, V>) {
         let Some(op) = self.op(id) else { return };
@@ -855,8 +961,8 @@ fn login_params<V: Value>(call: LoginCall, options: &V) -> Result<LoginParams<V>
     })
 }
 
-/// `request()` / `uploadFile()` options, checked.
-fn request_options<V: Value>(upload: bool, options: &V) -> Result<RequestOptions, SdkError> {
+/// `request()` / `uploadFile()` / `downloadFile()` options, checked.
+fn request_options<V: Value>(transfer: Transfer, options: &V) -> Result<RequestOptions, SdkError> {
     let invalid = |what: &str| SdkError::invalid_params(ErrorKind::Request, what);
     let o: RequestOptions = options
         .decode()
@@ -865,7 +971,7 @@ fn request_options<V: Value>(upload: bool, options: &V) -> Result<RequestOptions
     if !filled(&o.url) {
         return Err(invalid("url must be a non-empty string"));
     }
-    if upload {
+    if transfer == Transfer::Upload {
         for (key, value) in [("filePath", &o.file_path), ("name", &o.name)] {
             if !filled(value) {
                 return Err(invalid(&[key, " must be a non-empty string"].concat()));

@@ -272,6 +272,18 @@ impl<W> Flight<W> {
         self.running = None;
         std::mem::take(&mut self.waiters)
     }
+
+    /// Whether a caller shares the running login's outcome.
+    pub fn joined(&self) -> bool {
+        self.waiters.iter().any(|(_, r)| *r == Role::Join)
+    }
+}
+
+impl<W: PartialEq> Flight<W> {
+    /// `waiter` no longer waits (its call was aborted).
+    pub fn leave(&mut self, waiter: &W) {
+        self.waiters.retain(|(w, _)| w != waiter);
+    }
 }
 
 #[cfg(test)]
@@ -369,6 +381,21 @@ mod tests {
         assert_eq!(f.finish(), vec![(1, Join), (2, Join)]);
         assert_eq!(f.join(LoginCall::Login, 3), Lead);
         assert_eq!(f.finish(), vec![]);
+    }
+
+    #[test]
+    fn flight_callers_may_leave() {
+        use Role::{Join, Lead, Wait};
+        let mut f: Flight<u32> = Flight::default();
+        assert_eq!(f.join(LoginCall::OnDemand, 0), Lead);
+        assert!(!f.joined());
+        assert_eq!(f.join(LoginCall::Login, 1), Wait);
+        assert!(!f.joined());
+        assert_eq!(f.join(LoginCall::Renew, 2), Join);
+        assert!(f.joined());
+        f.leave(&2);
+        assert!(!f.joined());
+        assert_eq!(f.finish(), vec![(1, Wait)]);
     }
 
     #[test]

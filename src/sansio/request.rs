@@ -123,6 +123,31 @@ impl Attempt {
     }
 }
 
+/// `url` joined to `configure({ baseUrl })` when it is relative (has no `scheme://`), as
+/// axios joins `baseURL`: one `/` between them, whatever slashes each side brings
+/// (`https://x/api/` + `/user` → `https://x/api/user`). `None`: `url` goes out as given.
+pub fn resolve_url(base: Option<&str>, url: &str) -> Option<String> {
+    let base = base?;
+    // Byte by byte, with no slicing that could panic: `str::find` and `trim_*_matches`
+    // would link a string searcher and panic formatting into the wasm.
+    let b = url.as_bytes();
+    let scheme_end = b
+        .iter()
+        .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')));
+    let absolute = b.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme_end.is_some_and(|i| b.get(i..i + 3) == Some(b"://"));
+    if absolute {
+        return None;
+    }
+    let base_end = base.bytes().rposition(|c| c != b'/').map_or(0, |i| i + 1);
+    let url_start = b.iter().position(|&c| c != b'/').unwrap_or(b.len());
+    let mut joined = String::with_capacity(base_end + 1 + b.len() - url_start);
+    joined.push_str(base.get(..base_end).unwrap_or_default());
+    joined.push('/');
+    joined.push_str(url.get(url_start..).unwrap_or_default());
+    Some(joined)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,5 +311,35 @@ mod tests {
                 prop_assert!(retries <= 1);
             }
         }
+    }
+
+    #[test]
+    fn relative_urls_join_the_base_url_with_one_slash() {
+        let base = Some("https://x/api/");
+        assert_eq!(
+            resolve_url(base, "/user").as_deref(),
+            Some("https://x/api/user")
+        );
+        assert_eq!(
+            resolve_url(base, "user?a=1").as_deref(),
+            Some("https://x/api/user?a=1")
+        );
+        assert_eq!(
+            resolve_url(Some("https://x"), "u").as_deref(),
+            Some("https://x/u")
+        );
+        for absolute in ["https://y/user", "http://127.0.0.1:80/a", "wss+x.y-z://h"] {
+            assert_eq!(resolve_url(base, absolute), None, "{absolute}");
+        }
+        // Not a scheme before `://`: still relative.
+        assert_eq!(
+            resolve_url(base, "a/b?next=https://y").as_deref(),
+            Some("https://x/api/a/b?next=https://y")
+        );
+        assert_eq!(
+            resolve_url(base, "://h").as_deref(),
+            Some("https://x/api/://h")
+        );
+        assert_eq!(resolve_url(None, "/user"), None);
     }
 }

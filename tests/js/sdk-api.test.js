@@ -192,16 +192,16 @@ describe('configure()', () => {
 });
 
 describe('callbacks and promises', () => {
-  test('with success/fail: exactly one of them, then complete with the same value; returns undefined', () => withSdk({ dialect: 'wafer2' }, async ({ wafer, server }) => {
+  test('with success/fail: exactly one of them, then complete with the same value; returns the task or undefined', () => withSdk({ dialect: 'wafer2' }, async ({ wafer, server }) => {
     const ok = await viaCallbacks(wafer.request, { url: server.urls.user, login: true });
     assert.deepEqual(ok.calls, ['success', 'complete']);
-    assert.equal(ok.returned, undefined);
+    assert.deepEqual(Object.keys(ok.returned), ['abort'], "request() returns its task, as wx.request");
     assert.equal(ok.value.statusCode, 200);
     assert.equal(ok.complete, ok.value);
 
     const bad = await viaCallbacks(wafer.request, { url: '' });
     assert.deepEqual(bad.calls, ['fail', 'complete']);
-    assert.equal(bad.returned, undefined);
+    assert.equal(typeof bad.returned.abort, 'function');
     assert.ok(bad.value instanceof wafer.RequestError);
     assert.equal(bad.complete, bad.value);
 
@@ -224,9 +224,7 @@ describe('callbacks and promises', () => {
     const r2 = wafer.request({ url: '', fail: (e) => seen.push(['fail', e.type]) });
     // A failure with only `success` given: no unhandled rejection, nothing called.
     const r3 = wafer.request({ url: '', success: () => seen.push(['wrong']) });
-    assert.equal(r1, undefined);
-    assert.equal(r2, undefined);
-    assert.equal(r3, undefined);
+    for (const r of [r1, r2, r3]) assert.ok(!(r instanceof sim.global.Promise) && typeof r.abort === 'function', 'the task, not a promise');
     await waitFor(() => seen.length === 2);
     await sim.settle(20);
     assert.deepEqual(seen.sort(), [['fail', 'ERR_INVALID_PARAMS'], ['success', 200]]);

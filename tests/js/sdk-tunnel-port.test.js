@@ -120,6 +120,23 @@ for (const mode of MODES) {
       tunnel.close();
     }));
 
+    test('once listeners run for the next event of their type only; off(type, listener) removes one before it runs', () => withSdk({ dialect: 'wafer1', serverOptions: { echo: false } }, async ({ server, wafer }) => {
+      const { tunnel, remote } = await connected(wafer, server, mode);
+      const log = [];
+      const gone = (p) => log.push(['gone', p]);
+      tunnel.once('m', (p) => log.push(['once', p]));
+      tunnel.once('*', (type, p) => log.push(['* once', type, p]));
+      tunnel.once('m', gone).off('m', gone);
+      tunnel.on('m', (p) => {
+        log.push(['on', p]);
+        // Added during a dispatch: from the next message on.
+        if (p === 1) tunnel.once('m', (q) => log.push(['added', q]));
+      });
+      await push(server, remote, tunnel, [frame('m', 1), frame('m', 2), frame('m', 3)]);
+      assert.deepEqual(log, [['once', 1], ['* once', 'm', 1], ['on', 1], ['on', 2], ['added', 2], ['on', 3]]);
+      tunnel.close();
+    }));
+
     test('malformed frames are dropped; a listener exception is reported and the next listener runs', () => withSdk({ dialect: 'wafer1', serverOptions: { echo: false } }, async ({ sim, server, wafer }) => {
       const { tunnel, remote, records } = await connected(wafer, server, mode, { ...FAST, maxFrameSize: 4000 });
       const seen = [];

@@ -449,6 +449,136 @@ describe('wx.uploadFile', () => {
   });
 });
 
+describe('network tasks: wx.downloadFile, progress, abort, the shared queue', () => {
+  let server;
+  before(async () => { server = await startServer({ dialect: 'wafer2' }); });
+  after(() => server.stop());
+
+  const bytes = (n) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 7) % 256));
+  const octets = { 'Content-Type': 'application/octet-stream' };
+  // Calls a wx task API from the host: { task, outcome (a promise of { ok, res }) }.
+  const start = (sim, name, opts) => {
+    let task;
+    const outcome = new Promise((resolve) => {
+      task = sim.wx[name]({ ...opts, success: (res) => resolve({ ok: true, res }), fail: (res) => resolve({ ok: false, res }) });
+    });
+    return { task, outcome };
+  };
+
+  test('wx.downloadFile saves the body of any status to a file; filePath is honoured', async () => {
+    await withSim({}, async (sim) => {
+      const body = bytes(3000);
+      server.respondWith('/file', { raw: body, headers: octets });
+      const { ok, res } = await wxCall(sim, 'downloadFile', { url: `${server.url}/file`, header: { 'X-Mine': '1' } });
+      assert.equal(ok, true);
+      assert.equal(res.errMsg, 'downloadFile:ok');
+      assert.equal(res.statusCode, 200);
+      assert.match(res.tempFilePath, /^http:\/\/tmp\/wx-sim-download-/);
+      assert.equal(res.filePath, undefined);
+      assert.deepEqual(fs.readFileSync(path.join(sim.userDataPath, res.tempFilePath.slice('http://tmp/'.length))), body);
+      assert.equal(sim.downloadLog[0].header['X-Mine'], '1');
+      // A 404 is a success too: its body is the file.
+      server.respondWith('/file', { status: 404, raw: 'nope' });
+      const missing = await wxCall(sim, 'downloadFile', { url: `${server.url}/file` });
+      assert.equal(missing.ok, true);
+      assert.equal(missing.res.statusCode, 404);
+      // filePath: the file lands there and the result names it (no tempFilePath).
+      server.respondWith('/file', { raw: body, headers: octets });
+      const saved = await wxCall(sim, 'downloadFile', { url: `${server.url}/file`, filePath: 'wxfile://usr/a.bin' });
+      assert.equal(saved.res.filePath, 'wxfile://usr/a.bin');
+      assert.equal(saved.res.tempFilePath, undefined);
+      assert.deepEqual(fs.readFileSync(path.join(sim.userDataPath, 'usr', 'a.bin')), body);
+      const outside = await wxCall(sim, 'downloadFile', { url: `${server.url}/file`, filePath: 'wxfile://../../x' });
+      assert.match(outside.res.errMsg, /^downloadFile:fail invalid filePath/);
+      assert.equal(sim.counters.downloads, 4);
+    });
+  });
+
+  test('uploads and downloads report progress up to 100% to the task listeners', async () => {
+    await withSim({}, async (sim) => {
+      const size = 200 * 1024;
+      server.respondWith('/file', { raw: bytes(size), headers: octets });
+      const down = start(sim, 'downloadFile', { url: `${server.url}/file` });
+      const got = [];
+      const early = [];
+      const stopped = (e) => early.push(e);
+      down.task.onProgressUpdate((e) => got.push(e));
+      down.task.onProgressUpdate(stopped);
+      down.task.offProgressUpdate(stopped);
+      assert.equal((await down.outcome).ok, true);
+      assert.ok(got.length >= 1);
+      assert.deepEqual(early, []);
+      const last = got[got.length - 1];
+      assert.deepEqual({ ...last }, { progress: 100, totalBytesWritten: size, totalBytesExpectedToWrite: size });
+      for (let i = 1; i < got.length; i += 1) assert.ok(got[i].totalBytesWritten >= got[i - 1].totalBytesWritten);
+
+      const filePath = sim.writeUserFile('big.bin', bytes(100 * 1024));
+      const up = start(sim, 'uploadFile', { url: server.urls.echo, filePath, name: 'file' });
+      const sent = [];
+      up.task.onProgressUpdate((e) => sent.push(e));
+      assert.equal((await up.outcome).ok, true);
+      assert.ok(sent.length >= 2, `${sent.length} upload progress events`);
+      const end = sent[sent.length - 1];
+      assert.equal(end.progress, 100);
+      assert.ok(end.totalBytesSent > 100 * 1024 && end.totalBytesSent === end.totalBytesExpectedToSend);
+      // A request task has no progress methods (as wx.request's RequestTask).
+      server.respondWith('/x', { body: {} });
+      const req = start(sim, 'request', { url: `${server.url}/x` });
+      assert.equal(req.task.onProgressUpdate, undefined);
+      await req.outcome;
+    });
+  });
+
+  test('task.abort() fails a task in flight or in the queue with <api>:fail abort', async () => {
+    await withSim({}, async (sim) => {
+      server.respondWith('/slow', { delayMs: 300, body: {}, times: 11 });
+      for (const api of ['request', 'downloadFile']) {
+        const t = start(sim, api, { url: `${server.url}/slow` });
+        await waitFor(() => sim.netStats().active === 1);
+        t.task.abort();
+        const { ok, res } = await t.outcome;
+        assert.equal(ok, false);
+        assert.equal(res.errMsg, `${api}:fail abort`);
+        assert.equal(sim.netStats().active, 0);
+      }
+      // Ten in flight, one waiting: aborting it removes it before it ever starts.
+      const busy = Array.from({ length: 10 }, () => start(sim, 'request', { url: `${server.url}/slow` }));
+      const waiting = start(sim, 'downloadFile', { url: `${server.url}/slow` });
+      assert.equal(sim.netStats().queued, 1);
+      waiting.task.abort();
+      assert.equal((await waiting.outcome).res.errMsg, 'downloadFile:fail abort');
+      assert.equal(sim.netStats().queued, 0);
+      await Promise.all(busy.map((b) => b.outcome));
+      assert.equal(sim.downloadLog.length, 1, 'the queued download was never sent');
+      assert.equal(sim.networkLog.filter((e) => e.api === 'downloadFile').length, 1);
+    });
+  });
+
+  test('requests, uploads and downloads share 10 slots; the rest start first in first out', async () => {
+    await withSim({}, async (sim) => {
+      server.respondWith('/slow', { delayMs: 80, body: { ok: 1 }, times: 15 });
+      const filePath = sim.writeUserFile('f.bin', 'x');
+      const apis = ['request', 'uploadFile', 'downloadFile'];
+      const all = [];
+      for (let i = 0; i < 15; i += 1) {
+        const api = apis[i % 3];
+        all.push(start(sim, api, { url: `${server.url}/slow`, filePath: api === 'uploadFile' ? filePath : undefined, name: 'f' }).outcome);
+      }
+      const stats = sim.netStats();
+      assert.equal(stats.active, 10);
+      assert.equal(stats.queued, 5);
+      assert.equal(stats.requestsActive + stats.uploadsActive + stats.downloadsActive, 10);
+      assert.deepEqual([stats.requestsQueued, stats.uploadsQueued, stats.downloadsQueued], [1, 2, 2]);
+      const results = await Promise.all(all);
+      assert.ok(results.every((r) => r.ok), JSON.stringify(results.filter((r) => !r.ok)));
+      const order = sim.networkLog.map((e) => e.started);
+      assert.deepEqual(order, [...order].sort((a, b) => a - b), 'started in the order they were called');
+      assert.equal(order.length, 15);
+      assert.equal(sim.counters.maxConcurrentTasks, 10);
+    });
+  });
+});
+
 describe('SocketTask', () => {
   let server;
   before(async () => { server = await startServer({ dialect: 'wafer1' }); });

@@ -1,6 +1,6 @@
 'use strict';
 // The size budget of what a mini-program ships: every file DevTools' "build npm" copies
-// into miniprogram_npm/wafer-wasm/ must total at most 150 KB raw and 77 KB brotli
+// into miniprogram_npm/wafer-wasm/ must total at most 150 KB raw and 80 KB brotli
 // (1 KB = 1000 bytes here). A regression fails `npm test`; figures live in `npm run bench`.
 
 const { test } = require('node:test');
@@ -17,8 +17,9 @@ const RAW_BUDGET = 150 * 1000;
 // requires it, and where a budget and the card collide the card wins. Its Deserializer
 // (whose type errors link float and string formatting) and the field paths of its errors
 // (serde_path_to_error) took the shipped files from 54,225 to 76,146 B brotli (+21.9 KB;
-// docs/PERFORMANCE.md, "What decoding with serde-wasm-bindgen cost").
-const BROTLI_BUDGET = 77 * 1000;
+// docs/PERFORMANCE.md, "What decoding with serde-wasm-bindgen cost"). Abort, downloads,
+// progress, request defaults, interceptors and session events added about 2.8 KB.
+const BROTLI_BUDGET = 80 * 1000;
 
 function brotli(bytes) {
   return zlib.brotliCompressSync(bytes, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length;

@@ -39,8 +39,7 @@ function createSim(opts = {}) {
     online: opts.online !== false,
     networkType: opts.networkType || 'wifi',
     allowedHosts: opts.allowedHosts || LOOPBACK,
-    maxRequests: opts.maxRequests || 10,
-    maxUploads: opts.maxUploads || 10,
+    maxNetworkTasks: opts.maxNetworkTasks || 10,
     maxSockets: opts.maxSockets || 5,
     printConsole: !!opts.printConsole,
     printErrors: !!opts.printErrors,
@@ -65,6 +64,8 @@ function createSim(opts = {}) {
     logs: [], // sandbox console calls: { level, args }
     requestLog: [], // wx.request as sent: { method, url, header, body }
     uploadLog: [], // wx.uploadFile as sent: { url, header, name, filePath, formData, size }
+    downloadLog: [], // wx.downloadFile as sent: { url, header, filePath }
+    networkLog: [], // network tasks in the order they left the queue: { api, started: task number }
     uiCalls: [], // showToast & co: { api, options }
     counters: {
       login: 0,
@@ -73,7 +74,9 @@ function createSim(opts = {}) {
       checkSession: 0,
       requests: 0,
       maxConcurrentRequests: 0,
+      maxConcurrentTasks: 0,
       uploads: 0,
+      downloads: 0,
       sockets: 0,
       socketSends: 0,
       wasmInstantiate: 0,

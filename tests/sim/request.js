@@ -1,10 +1,15 @@
 'use strict';
-// wx.request and wx.uploadFile over real loopback HTTP (node:http).
+// wx.request, wx.uploadFile and wx.downloadFile over real loopback HTTP (node:http).
 //
 // Semantics kept from WeChat:
 // - success for ANY HTTP status; fail only for transport problems, 'timeout'
-//   (default 60 s) and 'abort';
-// - at most 10 requests (and separately 10 uploads) in flight, the rest queue;
+//   (default 60 s) and 'abort' (task.abort(), also while queued);
+// - at most 10 network tasks in flight, requests, uploads and downloads together; the
+//   rest wait, first in first out (WeChat queues them itself since base library 1.4.0);
+// - uploads report onProgressUpdate as the body is written, downloads as it arrives
+//   (progress, totalBytesSent / totalBytesExpectedToSend, totalBytesWritten /
+//   totalBytesExpectedToWrite); a download saves any status's body to a file under the
+//   user data directory (tempFilePath http://tmp/..., or the filePath asked for);
 // - GET/HEAD object data -> query string; otherwise object data is JSON when the
 //   content-type is JSON (the default 'application/json'), a query string for
 //   x-www-form-urlencoded; strings and ArrayBuffers are sent as they are;
@@ -75,10 +80,12 @@ function responseHeaders(res) {
 function createNetwork(sim, options) {
   const agent = new http.Agent({ keepAlive: true });
   const inflight = new Set(); // live job objects (for close())
-  const requestQueue = createQueue(options.maxRequests, (n) => {
-    if (n > sim.counters.maxConcurrentRequests) sim.counters.maxConcurrentRequests = n;
+  // One queue for every network task, as WeChat counts them.
+  const queue = createQueue(options.maxNetworkTasks, (n) => {
+    if (n > sim.counters.maxConcurrentTasks) sim.counters.maxConcurrentTasks = n;
   });
-  const uploadQueue = createQueue(options.maxUploads, () => {});
+  let jobCount = 0;
+  const count = (api, started) => [...inflight].filter((j) => j.api === api && j.started === started && !j.settled).length;
 
   function checkUrl(url) {
     let u;
@@ -88,16 +95,28 @@ function createNetwork(sim, options) {
     return { url: u };
   }
 
-  // One HTTP exchange shared by request and uploadFile. Resolves exactly once with
-  // { ok, result } through `finish`.
-  function createJob(api, queue, build, onResponse) {
+  // One HTTP exchange of request, uploadFile or downloadFile. Resolves exactly once with
+  // { ok, result } through `finish`. `onResponse` may return a promise (a download
+  // writing its file).
+  function createJob(api, build, onResponse) {
+    jobCount += 1;
     const job = {
+      api,
+      id: jobCount,
       settled: false,
       req: null,
       timer: null,
       started: false,
       headersListeners: [],
+      progressListeners: [],
       finish: null,
+    };
+    // A progress event, delivered later to the listeners of the moment (none once over).
+    job.progress = (event) => {
+      sim.defer(() => {
+        if (job.settled) return;
+        for (const cb of job.progressListeners.slice()) sim.invoke(cb, undefined, [sim.realm.clone(event)], 'onProgressUpdate');
+      });
     };
     const done = new Promise((resolve) => { job.finish = resolve; });
     const settle = (outcome) => {
@@ -113,6 +132,11 @@ function createNetwork(sim, options) {
     job.abort = () => job.fail('abort');
     job.start = () => {
       job.started = true;
+      sim.networkLog.push({ api, started: job.id });
+      if (api === 'request') {
+        const requests = count('request', true);
+        if (requests > sim.counters.maxConcurrentRequests) sim.counters.maxConcurrentRequests = requests;
+      }
       if (job.settled) { queue.release(); return; }
       let spec;
       try { spec = build(); } catch (e) { job.fail(e.message); return; }
@@ -135,37 +159,75 @@ function createNetwork(sim, options) {
           for (const cb of job.headersListeners) {
             sim.defer(() => sim.invoke(cb, undefined, [sim.realm.clone({ header })], 'onHeadersReceived'));
           }
-          res.on('data', (c) => chunks.push(c));
+          const expected = Number(res.headers['content-length']) || 0;
+          let received = 0;
+          res.on('data', (c) => {
+            chunks.push(c);
+            received += c.length;
+            if (s.progress === 'download') {
+              const progress = expected ? Math.floor((received * 100) / expected) : 0;
+              job.progress({ progress, totalBytesWritten: received, totalBytesExpectedToWrite: expected });
+            }
+          });
           res.on('error', (e) => job.fail(e.message));
           res.on('end', () => {
             if (job.settled) return;
-            settle(onResponse({ statusCode: res.statusCode, header, cookies, body: Buffer.concat(chunks) }));
+            Promise.resolve(onResponse({ statusCode: res.statusCode, header, cookies, body: Buffer.concat(chunks) }))
+              .then(settle, (e) => job.fail(e.message));
           });
         });
-        req.end(s.body && s.body.length ? s.body : undefined);
+        const body = s.body && s.body.length ? s.body : null;
+        if (body && s.progress === 'upload') {
+          // Written in pieces, each reported once the socket took it.
+          const piece = 16 * 1024;
+          for (let at = 0; at < body.length; at += piece) {
+            const sent = Math.min(at + piece, body.length);
+            req.write(body.subarray(at, sent), () => job.progress({
+              progress: Math.floor((sent * 100) / body.length), totalBytesSent: sent, totalBytesExpectedToSend: body.length,
+            }));
+          }
+          req.end();
+        } else {
+          req.end(body || undefined);
+        }
       }).catch((e) => job.fail(e.message)); // bad headers etc. throw synchronously in http.request
     };
     inflight.add(job);
     return { job, done };
   }
 
-  function makeTask(job, extra) {
+  const listen = (list, name) => sim.realm.fn((cb) => { if (typeof cb === 'function') list.push(cb); }, name);
+  const unlisten = (list, name) => sim.realm.fn((cb) => {
+    const i = list.indexOf(cb);
+    if (i >= 0) list.splice(i, 1);
+  }, name);
+
+  // The task wx returns; uploads and downloads also report progress.
+  function makeTask(job, progress) {
     const t = {
       abort: sim.realm.fn(() => { job.abort(); }, 'abort'),
-      onHeadersReceived: sim.realm.fn((cb) => { if (typeof cb === 'function') job.headersListeners.push(cb); }, 'onHeadersReceived'),
-      offHeadersReceived: sim.realm.fn((cb) => {
-        const i = job.headersListeners.indexOf(cb);
-        if (i >= 0) job.headersListeners.splice(i, 1);
-      }, 'offHeadersReceived'),
-      ...extra,
+      onHeadersReceived: listen(job.headersListeners, 'onHeadersReceived'),
+      offHeadersReceived: unlisten(job.headersListeners, 'offHeadersReceived'),
     };
+    if (progress) {
+      t.onProgressUpdate = listen(job.progressListeners, 'onProgressUpdate');
+      t.offProgressUpdate = unlisten(job.progressListeners, 'offProgressUpdate');
+    }
     return sim.realm.object(t);
+  }
+
+  // Queue `job` (or fail it at once: offline, closed) and deliver its outcome to `o`.
+  function launch(job, done, o) {
+    if (!sim.network.online) job.fail('network offline');
+    else if (sim.closed) job.fail('simulator closed');
+    else queue.push(job);
+    done.then(({ ok, result }) => sim.callbacks.deliver(o, ok, result));
   }
 
   function request(opts) {
     const o = opts && typeof opts === 'object' ? opts : {};
     sim.counters.requests += 1;
-    const { job, done } = createJob('request', requestQueue, () => {
+    const { job, done } = createJob('request', () => {
       const checked = checkUrl(o.url);
       if (checked.error) throw new Error(checked.error);
       const u = checked.url;
@@ -213,11 +275,8 @@ function createNetwork(sim, options) {
       }
       return { ok: true, result: { data, statusCode, header, cookies, errMsg: 'request:ok' } };
     });
-    const task = makeTask(job, {});
-    if (!sim.network.online) job.fail('network offline');
-    else if (sim.closed) job.fail('simulator closed');
-    else requestQueue.push(job);
-    done.then(({ ok, result }) => sim.callbacks.deliver(o, ok, result));
+    const task = makeTask(job, false);
+    launch(job, done, o);
     return task;
   }
 
@@ -236,7 +295,7 @@ function createNetwork(sim, options) {
   function uploadFile(opts) {
     const o = opts && typeof opts === 'object' ? opts : {};
     sim.counters.uploads += 1;
-    const { job, done } = createJob('uploadFile', uploadQueue, async () => {
+    const { job, done } = createJob('uploadFile', async () => {
       const checked = checkUrl(o.url);
       if (checked.error) throw new Error(checked.error);
       if (typeof o.name !== 'string' || !o.name) throw new Error('parameter error: parameter.name should be String');
@@ -266,38 +325,72 @@ function createNetwork(sim, options) {
       header['Content-Type'] = `multipart/form-data; boundary=${boundary}`;
       header['Content-Length'] = String(body.length);
       sim.uploadLog.push({ url: checked.url.toString(), header: { ...header }, name: o.name, filePath: o.filePath, formData: { ...formData }, size: content.length });
-      return { url: checked.url, method: 'POST', headers: header, body, timeout: o.timeout > 0 ? o.timeout : 60000 };
+      return {
+        url: checked.url, method: 'POST', headers: header, body, timeout: o.timeout > 0 ? o.timeout : 60000, progress: 'upload',
+      };
     }, ({ statusCode, header, body }) => ({
       ok: true,
       result: { data: body.toString('utf8'), statusCode, header, errMsg: 'uploadFile:ok' },
     }));
-    const task = makeTask(job, {
-      // Progress events are not simulated; the listener methods exist so code can call them.
-      onProgressUpdate: sim.realm.fn(() => {}, 'onProgressUpdate'),
-      offProgressUpdate: sim.realm.fn(() => {}, 'offProgressUpdate'),
+    const task = makeTask(job, true);
+    launch(job, done, o);
+    return task;
+  }
+
+  let downloadCount = 0;
+  function downloadFile(opts) {
+    const o = opts && typeof opts === 'object' ? opts : {};
+    sim.counters.downloads += 1;
+    let target = null;
+    const { job, done } = createJob('downloadFile', () => {
+      const checked = checkUrl(o.url);
+      if (checked.error) throw new Error(checked.error);
+      if (o.filePath !== undefined) {
+        target = mapFilePath(o.filePath);
+        if (!target) throw new Error(`invalid filePath: ${o.filePath}`);
+      }
+      const header = {};
+      if (o.header && typeof o.header === 'object') {
+        for (const k of Object.keys(o.header)) {
+          if (k.toLowerCase() === 'referer') continue;
+          if (o.header[k] !== undefined && o.header[k] !== null) header[k] = String(o.header[k]);
+        }
+      }
+      sim.downloadLog.push({ url: checked.url.toString(), header: { ...header }, filePath: o.filePath });
+      return { url: checked.url, method: 'GET', headers: header, body: null, timeout: o.timeout > 0 ? o.timeout : 60000, progress: 'download' };
+    }, async ({ statusCode, body }) => {
+      // Any status's body is saved, as WeChat does: the app checks statusCode.
+      downloadCount += 1;
+      const name = `wx-sim-download-${downloadCount}-${crypto.randomBytes(4).toString('hex')}`;
+      const file = target || path.join(sim.userDataPath, name);
+      await fs.promises.mkdir(path.dirname(file), { recursive: true });
+      await fs.promises.writeFile(file, body);
+      const where = target ? { filePath: o.filePath } : { tempFilePath: `http://tmp/${name}` };
+      return { ok: true, result: { ...where, statusCode, errMsg: 'downloadFile:ok' } };
     });
-    if (!sim.network.online) job.fail('network offline');
-    else if (sim.closed) job.fail('simulator closed');
-    else uploadQueue.push(job);
-    done.then(({ ok, result }) => sim.callbacks.deliver(o, ok, result));
+    const task = makeTask(job, true);
+    launch(job, done, o);
     return task;
   }
 
   function close() {
-    requestQueue.clear();
-    uploadQueue.clear();
+    queue.clear();
     for (const job of [...inflight]) job.fail('abort');
     agent.destroy();
   }
 
   return {
-    wx: { request, uploadFile },
+    wx: { request, uploadFile, downloadFile },
     close,
     stats: () => ({
-      requestsActive: requestQueue.active,
-      requestsQueued: requestQueue.waiting,
-      uploadsActive: uploadQueue.active,
-      uploadsQueued: uploadQueue.waiting,
+      active: queue.active,
+      queued: queue.waiting,
+      requestsActive: count('request', true),
+      requestsQueued: count('request', false),
+      uploadsActive: count('uploadFile', true),
+      uploadsQueued: count('uploadFile', false),
+      downloadsActive: count('downloadFile', true),
+      downloadsQueued: count('downloadFile', false),
     }),
   };
 }

@@ -72,7 +72,7 @@ function addSession(ctx, session) {
 
 const wafer1 = {
   name: 'wafer1',
-  paths: { login: '/login', user: '/user', tunnel: '/tunnel', upload: '/upload' },
+  paths: { login: '/login', user: '/user', tunnel: '/tunnel', upload: '/upload', download: '/download' },
 
   // Session check: X-WX-Id + X-WX-Skey. Returns the session or null after answering.
   checkSession(ctx, req, res) {
@@ -121,6 +121,11 @@ const wafer1 = {
       if (!s) { req.resume(); return; }
       await handleUpload(ctx, req, res, s);
     },
+
+    async '/download'(ctx, req, res, u) {
+      const s = wafer1.checkSession(ctx, req, res);
+      if (s) handleDownload(ctx, res, s, u);
+    },
   },
 
   handshakeFailureBody: () => ({ error: 'ERR_TUNNEL_HANDSHAKE_FAILED', message: 'injected tunnel handshake failure' }),
@@ -131,7 +136,7 @@ const wafer1 = {
 
 const wafer2 = {
   name: 'wafer2',
-  paths: { login: '/weapp/login', user: '/weapp/user', tunnel: '/weapp/tunnel', upload: '/weapp/upload' },
+  paths: { login: '/weapp/login', user: '/weapp/user', tunnel: '/weapp/tunnel', upload: '/weapp/upload', download: '/weapp/download' },
 
   checkSession(ctx, req, res) {
     const skey = req.headers['x-wx-skey'];
@@ -179,6 +184,11 @@ const wafer2 = {
       if (!s) { req.resume(); return; }
       await handleUpload(ctx, req, res, s);
     },
+
+    async '/weapp/download'(ctx, req, res, u) {
+      const s = wafer2.checkSession(ctx, req, res);
+      if (s) handleDownload(ctx, res, s, u);
+    },
   },
 
   // The quickstart server answers every error with code -1.
@@ -200,6 +210,16 @@ async function handleUpload(ctx, req, res, session) {
     code: 0,
     data: { fields: parsed.fields, files: parsed.files.map(({ field, filename, size }) => ({ field, filename, size })) },
   }));
+}
+
+// `?size=<n>` bytes (default 1024), byte i = i % 251, then the user's openId: a file only
+// this session could have fetched.
+function handleDownload(ctx, res, session, u) {
+  const size = Math.max(0, Number(u.searchParams.get('size')) || 1024);
+  const body = Buffer.concat([Buffer.from(Array.from({ length: size }, (_, i) => i % 251)), Buffer.from(session.openId)]);
+  ctx.counters.downloads += 1;
+  res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length });
+  res.end(body);
 }
 
 module.exports = { wafer1, wafer2, MAGIC };

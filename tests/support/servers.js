@@ -46,6 +46,7 @@ async function startServer(opts = {}) {
       framesReceived: 0,
       framesSent: 0,
       uploads: 0,
+      downloads: 0,
     },
     state: {
       sessions: new Map(), // wafer1: id -> session; wafer2: skey -> session
@@ -137,6 +138,7 @@ async function startServer(opts = {}) {
       user: url + dialect.paths.user,
       tunnel: url + dialect.paths.tunnel,
       upload: url + dialect.paths.upload,
+      download: url + dialect.paths.download,
       echo: `${url}/echo`,
     },
     knobs: ctx.knobs,

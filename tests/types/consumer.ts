@@ -3,14 +3,16 @@
 // with the official wx typings (miniprogram-api-typings). Never run: only compiled.
 
 import wafer, {
-  init, configure, setLoginUrl, login, loginWithCode, requestLogin, request, uploadFile, clearSession, Session,
-  buildSessionHeader, Tunnel, LoginError, RequestError,
+  init, configure, setLoginUrl, login, loginWithCode, requestLogin, request, uploadFile, downloadFile, clearSession,
+  Session, buildSessionHeader, hasSession, onSessionChange, offSessionChange, addInterceptor, cleanInterceptors,
+  Tunnel, LoginError, RequestError,
   ERR_INVALID_PARAMS, ERR_WX_LOGIN_FAILED, ERR_WX_GET_USER_INFO, ERR_LOGIN_TIMEOUT, ERR_LOGIN_FAILED,
   ERR_LOGIN_SESSION_NOT_RECEIVED, ERR_INVALID_SESSION, ERR_SESSION_INVALID, ERR_CHECK_LOGIN_FAILED,
-  ERR_REQUEST_FAILED, ERR_REQUEST_TIMEOUT, ERR_INIT_FAILED,
+  ERR_REQUEST_FAILED, ERR_REQUEST_TIMEOUT, ERR_REQUEST_ABORTED, ERR_INIT_FAILED,
 } from 'wafer-wasm';
 import type {
-  UserInfo, RequestResult, UploadResult, ErrorType, LogRecord, TunnelError, TunnelStatus, ConfigureOptions,
+  UserInfo, RequestResult, UploadResult, DownloadResult, UploadProgress, DownloadProgress, RequestTask, UploadTask,
+  DownloadTask, Chain, Interceptor, ErrorType, LogRecord, TunnelError, TunnelStatus, ConfigureOptions,
 } from 'wafer-wasm';
 import * as namespace from 'wafer-wasm';
 
@@ -37,9 +39,14 @@ const options: ConfigureOptions = {
   maxFrameSize: 1 << 20,
   debug: false,
   logger: (record: LogRecord) => console.log(record.scope, record.event),
+  baseUrl: `${HOST}/api`,
+  header: { 'X-App-Version': '1.0.0' },
 };
 configure(options);
 configure({ logger: null });
+configure({ baseUrl: '', header: null });
+// @ts-expect-error header values are strings
+configure({ header: { n: 1 } });
 // @ts-expect-error an unknown protocol
 configure({ protocol: 'wafer3' });
 
@@ -81,6 +88,12 @@ request({
   fail(e) { console.log(e instanceof RequestError, e.type); },
   complete(r) { console.log(r); },
 });
+// Abort: the promise has the task's abort(); callback style returns the task.
+const pending: Promise<RequestResult> & RequestTask = request({ url: '/user' });
+pending.abort();
+pending.catch((e: RequestError) => e.type === ERR_REQUEST_ABORTED && e.errMsg === 'request:fail abort');
+const requestTask: RequestTask = request({ url: '/user', success: (r) => r.data, fail: (e) => e.type });
+requestTask.abort();
 // @ts-expect-error request needs options with a url
 request();
 // @ts-expect-error request needs a url
@@ -93,9 +106,40 @@ wx.chooseMedia({
     const filePath = chosen.tempFiles[0].tempFilePath;
     const up: Promise<UploadResult> = uploadFile({ url: `${HOST}/upload`, filePath, name: 'file', formData: { a: '1' } });
     up.then((r) => r.data.length + r.statusCode);
-    uploadFile({ url: `${HOST}/upload`, filePath, name: 'file', success: (r) => r.data, fail: (e) => e.type });
+    const upTask: UploadTask = uploadFile({ url: `${HOST}/upload`, filePath, name: 'file', success: (r) => r.data, fail: (e) => e.type });
+    const onSent = (p: UploadProgress) => p.progress + p.totalBytesSent + p.totalBytesExpectedToSend;
+    upTask.onProgressUpdate(onSent);
+    upTask.offProgressUpdate(onSent);
+    uploadFile({ url: '/upload', filePath, name: 'file', onProgressUpdate: (p) => p.totalBytesSent }).abort();
   },
 });
+
+// --- downloadFile ----------------------------------------------------------------------------
+const down: Promise<DownloadResult> & DownloadTask = downloadFile({ url: '/report.pdf', onProgressUpdate: (p) => p.progress });
+down.onProgressUpdate((p: DownloadProgress) => p.totalBytesWritten / p.totalBytesExpectedToWrite);
+down.then((r) => (r.statusCode === 200 ? wx.openDocument({ filePath: r.tempFilePath || '' }) : undefined));
+const downTask: DownloadTask = downloadFile({
+  url: `${HOST}/report.pdf`,
+  filePath: `${wx.env.USER_DATA_PATH}/report.pdf`,
+  header: { Accept: 'application/pdf' },
+  success(r) { console.log(r.filePath, r.statusCode); },
+  fail(e) { console.log(e.type); },
+});
+downTask.abort();
+// @ts-expect-error downloadFile needs a url
+downloadFile({ filePath: 'x' });
+
+// --- interceptors ----------------------------------------------------------------------------
+const tracing: Interceptor = (chain: Chain) => {
+  const params = chain.requestParams;
+  console.log(params.method || 'GET', params.url);
+  return chain.proceed({ ...params, header: { ...params.header, 'X-Trace': '1' } }).then((r: RequestResult) => r.data);
+};
+addInterceptor(tracing);
+addInterceptor((chain) => chain.proceed(chain.requestParams));
+cleanInterceptors();
+// @ts-expect-error an interceptor is a function
+addInterceptor({});
 
 // --- session --------------------------------------------------------------------------------
 const stored: unknown = Session.get();
@@ -104,12 +148,19 @@ Session.clear();
 clearSession();
 const sessionHeader: Record<string, string> = buildSessionHeader();
 wx.request({ url: `${HOST}/raw`, header: buildSessionHeader() });
+const needsLogin: Promise<boolean> = hasSession().then((has) => !has);
+hasSession({ success: (has: boolean) => console.log(has), complete: () => undefined });
+const unsubscribe: () => void = onSessionChange((session) => console.log(session === null ? 'signed out' : session.skey));
+unsubscribe();
+const onChange = (session: unknown) => session;
+onSessionChange(onChange);
+offSessionChange(onChange);
 
 // --- errors ---------------------------------------------------------------------------------
 const types: ErrorType[] = [
   ERR_INVALID_PARAMS, ERR_WX_LOGIN_FAILED, ERR_WX_GET_USER_INFO, ERR_LOGIN_TIMEOUT, ERR_LOGIN_FAILED,
   ERR_LOGIN_SESSION_NOT_RECEIVED, ERR_INVALID_SESSION, ERR_SESSION_INVALID, ERR_CHECK_LOGIN_FAILED,
-  ERR_REQUEST_FAILED, ERR_REQUEST_TIMEOUT, ERR_INIT_FAILED,
+  ERR_REQUEST_FAILED, ERR_REQUEST_TIMEOUT, ERR_REQUEST_ABORTED, ERR_INIT_FAILED,
 ];
 const missingSession: 'ERR_LOGIN_MISSING_SESSION' = ERR_LOGIN_SESSION_NOT_RECEIVED;
 function describe(e: unknown): string {
@@ -140,6 +191,9 @@ tunnel
   .on('*', (type: string, payload: unknown) => [type, payload]);
 const speak = (content: unknown) => content;
 tunnel.on('@connect', speak).off('@connect', speak).off('speak').off();
+tunnel.once('connect', () => undefined).once('error', (e: TunnelError) => e.code).once('*', (type: string) => type);
+const once = (content: { word: string }) => content.word;
+tunnel.once('speak', once).off('speak', once);
 tunnel.open();
 const queued: boolean = tunnel.emit('speak', { word: 'again' });
 const status: TunnelStatus = tunnel.status;
@@ -162,5 +216,5 @@ Page({
 
 export {
   viaDefault, viaNamespace, defaultOfNamespace, ready, user, nothing, byCode, byButton, sessionHeader,
-  types, missingSession, made, queued, status, statuses, flags, urls,
+  types, missingSession, made, queued, status, statuses, flags, urls, needsLogin,
 };

@@ -188,20 +188,39 @@ pub fn set(target: &Object, key: &str, value: &JsValue) {
 pub fn merge_headers(base: &JsValue, extra: &Headers) -> Object {
     // A plain copy: reading and listing its keys runs no page code.
     let o = copy(base).unwrap_or_default();
-    if !extra.is_empty() {
-        for key in Object::keys(&o).iter() {
-            let shadowed = key
-                .as_string()
-                .is_some_and(|k| extra.iter().any(|(name, _)| name.eq_ignore_ascii_case(&k)));
-            if shadowed {
-                let _ = Reflect::delete_property(&o, &key);
-            }
-        }
-    }
     for (k, v) in extra {
+        drop_header(&o, k);
         set(&o, k, &JsValue::from_str(v));
     }
     o
+}
+
+/// The headers of `over` on top of those of `base` (plain objects made by [`copy`]; `base`
+/// may be `undefined`), names compared without case: `configure({ header })` under a
+/// call's own `header`.
+pub fn layer_headers(base: &JsValue, over: &JsValue) -> JsValue {
+    if !base.is_object() {
+        return over.clone();
+    }
+    let o = copy(base).unwrap_or_default();
+    let top = copy(over).unwrap_or_default();
+    for key in Object::keys(&top).iter() {
+        drop_header(&o, &key.as_string().unwrap_or_default());
+        let _ = Reflect::set(&o, &key, &Reflect::get(&top, &key).unwrap_or_default());
+    }
+    o.into()
+}
+
+/// Remove every member of the plain object `o` named `name` in any letter case.
+fn drop_header(o: &Object, name: &str) {
+    for key in Object::keys(o).iter() {
+        if key
+            .as_string()
+            .is_some_and(|k| k.eq_ignore_ascii_case(name))
+        {
+            let _ = Reflect::delete_property(o, &key);
+        }
+    }
 }
 
 /// A plain copy of an object's own enumerable members (what `Object.assign({}, value)`

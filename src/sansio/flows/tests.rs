@@ -23,6 +23,13 @@ struct Harness {
     /// The stored session value (`null`: nothing stored).
     storage: Json,
     pending: Vec<(OpId, Call_)>,
+    /// Calls the machine gave up on (`Action::Abort`) that the platform cannot abort
+    /// (`wx.login` and the like): they still answer, and must change nothing.
+    orphans: Vec<(OpId, Call_)>,
+    /// Calls aborted (`Action::Abort` of a request task).
+    aborted: Vec<(OpId, Call_)>,
+    /// The URL of every `Send`, by operation, in order (`None`: the caller's as given).
+    urls: Vec<(OpId, Option<String>)>,
     done: Vec<(OpId, Result<Json, Failure<Json>>)>,
     logs: Vec<Record>,
     /// Every platform call ever made, in order.
@@ -38,6 +45,9 @@ impl Harness {
             f,
             storage: Json::Null,
             pending: vec![],
+            orphans: vec![],
+            aborted: vec![],
+            urls: vec![],
             done: vec![],
             logs: vec![],
             calls: vec![],
@@ -62,7 +72,26 @@ impl Harness {
                 Action::WxLogin { op } => (op, Call_::WxLogin),
                 Action::GetUserInfo { op, lang } => (op, Call_::UserInfo(lang)),
                 Action::Login { op, request } => (op, Call_::Login(request)),
-                Action::Send { op, headers, .. } => (op, Call_::Send(headers)),
+                Action::Send {
+                    op, url, headers, ..
+                } => {
+                    self.urls.push((op, url));
+                    (op, Call_::Send(headers))
+                }
+                Action::Abort { op } => {
+                    let i = self
+                        .pending
+                        .iter()
+                        .position(|(o, _)| *o == op)
+                        .unwrap_or_else(|| panic!("op {op} aborted but waits for nothing"));
+                    let call = self.pending.remove(i);
+                    if matches!(call.1, Call_::Send(_) | Call_::Login(_)) {
+                        self.aborted.push(call);
+                    } else {
+                        self.orphans.push(call);
+                    }
+                    continue;
+                }
                 Action::Store(v) => {
                     self.storage = v.unwrap_or(Json::Null);
                     continue;
@@ -101,9 +130,34 @@ impl Harness {
 
     fn request(&mut self, options: Json) -> OpId {
         self.start(Call::Request {
-            upload: false,
+            transfer: Transfer::Request,
             options,
         })
+    }
+
+    fn cancel(&mut self, op: OpId) {
+        self.input(Input::Cancel { op });
+    }
+
+    /// Answer the oldest orphaned call of `op`: nothing may follow from it.
+    fn answer_orphan(&mut self, op: OpId, result: Result<Json, Json>) {
+        let i = self
+            .orphans
+            .iter()
+            .position(|(o, _)| *o == op)
+            .expect("an orphan");
+        self.orphans.remove(i);
+        let (calls, done) = (self.calls.len(), self.done.len());
+        self.input(Input::Answered { op, result });
+        assert_eq!(
+            (self.calls.len(), self.done.len()),
+            (calls, done),
+            "an orphaned answer changed something"
+        );
+    }
+
+    fn is_aborted(&self, op: OpId) -> bool {
+        matches!(self.result(op), Err(Failure::Sdk(e)) if e.ty == ErrorType::RequestAborted)
     }
 
     /// Answer the oldest pending call of operation `op`.
@@ -121,6 +175,13 @@ impl Harness {
     /// The oldest pending call (any operation).
     fn next(&self) -> (OpId, Call_) {
         self.pending.first().cloned().expect("a pending call")
+    }
+
+    fn count_of(&self, op: OpId, want: fn(&Call_) -> bool) -> usize {
+        self.calls
+            .iter()
+            .filter(|(o, c)| *o == op && want(c))
+            .count()
     }
 
     fn count(&self, want: fn(&Call_) -> bool) -> usize {
@@ -386,7 +447,12 @@ fn request_failures_are_typed() {
         (json!("https://x"), false),
         (json!({ "url": "https://x/up", "name": "f" }), true),
     ] {
-        let op = h.start(Call::Request { upload, options });
+        let transfer = if upload {
+            Transfer::Upload
+        } else {
+            Transfer::Request
+        };
+        let op = h.start(Call::Request { transfer, options });
         let e = h.error(op);
         assert_eq!(
             (e.kind, e.ty),
@@ -400,13 +466,13 @@ fn upload_answers_are_parsed_only_to_find_session_failures() {
     let mut h = Harness::new();
     h.storage = json!({ "skey": "k0", "userinfo": {} });
     let op = h.start(Call::Request {
-        upload: true,
+        transfer: Transfer::Upload,
         options: json!({ "url": "https://x/up", "filePath": "/tmp/a", "name": "file" }),
     });
     h.answer(op, ok(200, json!("{\"code\":-1}")));
     assert_eq!(h.next().1, Call_::WxLogin);
     let op2 = h.start(Call::Request {
-        upload: true,
+        transfer: Transfer::Upload,
         options: json!({ "url": "https://x/up", "filePath": "/tmp/a", "name": "file" }),
     });
     h.complete_wx(op);
@@ -611,6 +677,200 @@ fn stray_answers_change_nothing() {
     assert!(h.pending.iter().all(|(o, _)| *o == op));
 }
 
+fn download(h: &mut Harness, options: Json) -> OpId {
+    h.start(Call::Request {
+        transfer: Transfer::Download,
+        options,
+    })
+}
+
+#[test]
+fn downloads_detect_a_session_failure_by_the_status_alone() {
+    let mut h = Harness::new();
+    h.storage = json!({ "skey": "k0", "userinfo": {} });
+    let file = |status: u16| Ok(json!({ "statusCode": status, "tempFilePath": "http://tmp/a" }));
+    let op = download(&mut h, json!({ "url": "https://x/file" }));
+    h.answer(op, file(401));
+    assert_eq!(h.storage, Json::Null, "the rejected session is cleared");
+    h.complete_wx(op);
+    h.answer(op, ok(200, wafer2_session(1)));
+    assert_eq!(
+        h.next().1,
+        Call_::Send(vec![(HEADER_SKEY, "k1".to_owned())])
+    );
+    h.answer(op, file(200));
+    assert_eq!(
+        h.result(op).as_ref().unwrap()["tempFilePath"],
+        "http://tmp/a"
+    );
+    // A failure body is a file the SDK never reads: delivered as it is.
+    let op = download(&mut h, json!({ "url": "https://x/file" }));
+    let answer =
+        Ok(json!({ "statusCode": 200, "tempFilePath": "http://tmp/b", "data": { "code": -1 } }));
+    h.answer(op, answer.clone());
+    assert_eq!(h.result(op).as_ref().ok(), answer.as_ref().ok());
+    // filePath and name are upload options only.
+    let op = download(&mut h, json!({}));
+    assert_eq!(h.error(op).ty, ErrorType::InvalidParams);
+}
+
+#[test]
+fn relative_urls_go_out_joined_to_the_base_url_on_every_send() {
+    let mut h = Harness::new();
+    let o = Options {
+        base_url: Some("https://x/api/".into()),
+        ..Options::default()
+    };
+    h.f.configure(&o).unwrap();
+    h.storage = json!({ "skey": "k0", "userinfo": {} });
+    let rel = h.request(json!({ "url": "/user" }));
+    let abs = h.request(json!({ "url": "https://y/user" }));
+    h.answer(rel, ok(401, json!({})));
+    h.complete_wx(rel);
+    h.answer(rel, ok(200, wafer2_session(1)));
+    let urls: Vec<_> = h
+        .urls
+        .iter()
+        .filter(|(o, _)| *o == rel)
+        .map(|(_, u)| u.clone())
+        .collect();
+    assert_eq!(
+        urls,
+        vec![Some("https://x/api/user".to_owned()); 2],
+        "the retry too"
+    );
+    assert_eq!(h.urls.iter().find(|(o, _)| *o == abs).unwrap().1, None);
+    let login = h.calls.iter().find_map(|(_, c)| match c {
+        Call_::Login(r) => Some(r.url.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        login.as_deref(),
+        Some(LOGIN_URL),
+        "the login URL is not joined"
+    );
+}
+
+#[test]
+fn an_aborted_request_ends_at_once_and_its_task_is_aborted() {
+    let mut h = Harness::new();
+    let op = h.request(json!({ "url": "https://x/api" }));
+    h.cancel(op);
+    assert!(h.is_aborted(op));
+    assert_eq!(h.aborted.len(), 1, "the wx.request task is aborted");
+    assert!(h.pending.is_empty());
+    let e = h.error(op);
+    assert_eq!(
+        (e.kind, e.ty.as_str()),
+        (ErrorKind::Request, "ERR_REQUEST_ABORTED")
+    );
+    // Aborting again, or after the end, changes nothing.
+    h.cancel(op);
+    let done = h.request(json!({ "url": "https://x/api" }));
+    h.answer(done, ok(200, json!({})));
+    h.cancel(done);
+    assert!(h.result(done).is_ok());
+    assert_eq!(h.aborted.len(), 1);
+}
+
+#[test]
+fn an_abort_during_the_relogin_cancels_the_login_and_the_retry() {
+    for at_request in [false, true] {
+        let mut h = Harness::new().with_protocol("wafer2");
+        h.storage = json!({ "skey": "k0", "userinfo": {} });
+        let op = h.request(json!({ "url": "https://x/api" }));
+        h.answer(op, ok(401, json!({})));
+        assert_eq!(h.next().1, Call_::WxLogin);
+        if at_request {
+            h.complete_wx(op);
+            assert!(matches!(h.next().1, Call_::Login(_)));
+        }
+        h.cancel(op);
+        assert!(h.is_aborted(op));
+        assert!(
+            h.pending.is_empty(),
+            "nothing left waiting: {:?}",
+            h.pending
+        );
+        if at_request {
+            assert!(
+                matches!(h.aborted[..], [(_, Call_::Login(_))]),
+                "the login request is aborted"
+            );
+        } else {
+            // wx.login cannot be aborted: its answer comes and changes nothing.
+            h.answer_orphan(op, Ok(json!({ "code": "late" })));
+        }
+        assert_eq!(h.count(is_send), 1, "no retry");
+        // The login is over: the next caller leads its own at once.
+        let next = h.request(json!({ "url": "https://x/api", "login": true }));
+        assert_eq!(h.pending, vec![(next, Call_::WxLogin)]);
+        assert!(!h.logs.contains(&Record::LoginJoined));
+    }
+}
+
+#[test]
+fn aborting_the_leader_of_a_shared_login_fails_nobody_else() {
+    let mut h = Harness::new().with_protocol("wafer2");
+    let leader = h.request(json!({ "url": "https://x/a", "login": true }));
+    let joined = h.request(json!({ "url": "https://x/b", "login": true }));
+    h.cancel(leader);
+    assert!(h.is_aborted(leader));
+    assert!(h.aborted.is_empty(), "the shared login goes on");
+    h.complete_wx(leader);
+    h.answer(leader, ok(200, wafer2_session(1)));
+    assert_eq!(h.storage["skey"], "k1", "its session is stored");
+    assert_eq!(
+        h.pending,
+        vec![(joined, Call_::Send(vec![(HEADER_SKEY, "k1".to_owned())]))]
+    );
+    h.answer(joined, ok(200, json!({ "code": 0 })));
+    assert!(h.result(joined).is_ok());
+    assert_eq!(
+        h.count_of(leader, is_send),
+        0,
+        "the aborted caller never sends"
+    );
+    // Once no caller shares it any more, the login is given up.
+    let mut h = Harness::new().with_protocol("wafer2");
+    let leader = h.request(json!({ "url": "https://x/a", "login": true }));
+    let joined = h.request(json!({ "url": "https://x/b", "login": true }));
+    h.complete_wx(leader);
+    h.cancel(leader);
+    assert!(h.aborted.is_empty());
+    h.cancel(joined);
+    assert!(h.is_aborted(joined));
+    assert!(matches!(h.aborted[..], [(o, Call_::Login(_))] if o == leader));
+    assert!(h.pending.is_empty());
+}
+
+#[test]
+fn callers_waiting_for_an_abandoned_login_log_in_at_once() {
+    let mut h = Harness::new().with_protocol("wafer2");
+    let on_demand = h.request(json!({ "url": "https://x/a", "login": true }));
+    let login = h.login(LoginCall::Login);
+    assert!(h.logs.contains(&Record::LoginQueued));
+    h.cancel(on_demand);
+    h.answer_orphan(on_demand, Ok(json!({ "code": "late" })));
+    assert_eq!(
+        h.pending,
+        vec![(login, Call_::WxLogin)],
+        "login() leads now"
+    );
+    h.complete_wx(login);
+    h.answer(login, Ok(profile()));
+    h.answer(login, ok(200, wafer2_session(1)));
+    assert!(h.result(login).is_ok());
+    // A caller that waits and aborts just leaves.
+    let lead = h.request(json!({ "url": "https://x/a", "login": true }));
+    let wait = h.login(LoginCall::WithCode);
+    h.cancel(wait);
+    assert!(h.is_aborted(wait));
+    h.answer(lead, Ok(json!(true)));
+    assert!(matches!(h.next(), (o, Call_::Send(_)) if o == lead));
+    assert_eq!(h.count(is_wx), 2);
+}
+
 /// Random interleavings of calls, answers and storage changes by other code.
 #[cfg(not(target_arch = "wasm32"))]
 mod props {
@@ -623,11 +883,15 @@ mod props {
         Login(u8),
         Request {
             login: bool,
-            upload: bool,
+            transfer: u8,
         },
         Handshake,
         /// Answer the pending call number `n` (mod the count) with answer `a`.
         Answer(usize, u8),
+        /// The caller of started operation number `n` (mod the count) aborts it.
+        Cancel(usize),
+        /// An orphaned call (given up on, not abortable) answers after all.
+        Orphan(usize, u8),
         /// Other code writes or clears storage.
         Storage(u8),
     }
@@ -635,9 +899,11 @@ mod props {
     fn step() -> impl Strategy<Value = Step> {
         prop_oneof![
             2 => (0u8..4).prop_map(Step::Login),
-            3 => (any::<bool>(), any::<bool>()).prop_map(|(login, upload)| Step::Request { login, upload }),
+            3 => (any::<bool>(), 0u8..3).prop_map(|(login, transfer)| Step::Request { login, transfer }),
             1 => Just(Step::Handshake),
             8 => (any::<usize>(), any::<u8>()).prop_map(|(n, a)| Step::Answer(n, a)),
+            2 => any::<usize>().prop_map(Step::Cancel),
+            1 => (any::<usize>(), any::<u8>()).prop_map(|(n, a)| Step::Orphan(n, a)),
             1 => (0u8..3).prop_map(Step::Storage),
         ]
     }
@@ -670,6 +936,7 @@ mod props {
         ) {
             let mut h = Harness::new();
             let mut started = Vec::new();
+            let mut cancelled = Vec::new();
             for s in &steps {
                 match *s {
                     Step::Login(n) => {
@@ -677,10 +944,29 @@ mod props {
                         let options = json!({ "loginParams": { "code": "g" } });
                         started.push(h.start(Call::Login { call, options }));
                     }
-                    Step::Request { login, upload } => started.push(h.start(Call::Request {
-                        upload,
+                    Step::Request { login, transfer } => started.push(h.start(Call::Request {
+                        transfer: [Transfer::Request, Transfer::Upload, Transfer::Download][usize::from(transfer)],
                         options: json!({ "url": "https://x/api", "login": login, "filePath": "f", "name": "n" }),
                     })),
+                    Step::Cancel(n) => {
+                        if !started.is_empty() {
+                            let op = started[n % started.len()];
+                            let over = h.done.iter().any(|(o, _)| *o == op);
+                            let sends = h.count_of(op, is_send);
+                            h.cancel(op);
+                            if !over {
+                                // An aborted call fails at once, and never sends again.
+                                prop_assert!(h.is_aborted(op), "op {} not aborted: {:?}", op, h.result(op));
+                                cancelled.push((op, sends));
+                            }
+                        }
+                    }
+                    Step::Orphan(n, a) => {
+                        if !h.orphans.is_empty() {
+                            let (op, call) = h.orphans[n % h.orphans.len()].clone();
+                            h.answer_orphan(op, answer_for(&call, a));
+                        }
+                    }
                     Step::Handshake => started.push(h.start(Call::Handshake)),
                     Step::Answer(n, a) => {
                         if !h.pending.is_empty() {
@@ -705,6 +991,10 @@ mod props {
                 for (op, _) in &h.pending {
                     prop_assert_eq!(h.pending.iter().filter(|(o, _)| o == op).count(), 1);
                 }
+                // Nothing runs for nobody: once every call is over, nothing waits.
+                if h.done.len() == started.len() {
+                    prop_assert!(h.pending.is_empty(), "left behind: {:?}", h.pending);
+                }
             }
             // Answer everything that is still pending, plausibly: everything ends.
             let mut rounds = 0;
@@ -713,6 +1003,16 @@ mod props {
                 prop_assert!(rounds < 1000, "never settles: {:?}", h.pending);
                 h.answer(op, answer_for(&call, 5));
             }
+            while let Some((op, call)) = h.orphans.first().cloned() {
+                h.answer_orphan(op, answer_for(&call, 5));
+            }
+            for (op, sends) in &cancelled {
+                prop_assert!(h.is_aborted(*op));
+                prop_assert_eq!(h.count_of(*op, is_send), *sends, "op {} sent after its abort", op);
+            }
+            // No login is left running: the next caller leads one at once.
+            let next = h.login(LoginCall::WithCode);
+            prop_assert_eq!(h.pending.clone(), vec![(next, Call_::WxLogin)]);
             for op in &started {
                 prop_assert_eq!(h.done.iter().filter(|(o, _)| o == op).count(), 1, "op {} ended once", op);
                 let sends = h.calls.iter().filter(|(o, c)| o == op && is_send(c)).count();
