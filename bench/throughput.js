@@ -2,7 +2,8 @@
 /**
  * Tunnel throughput, ours vs the official wafer-client-sdk, both inside the strict
  * mini-program simulator (tests/sim), each on an in-memory fake socket and fake handshake
- * so only SDK overhead is measured.
+ * so only SDK overhead is measured. A third side, the plain-JavaScript model of the same
+ * hot paths (bench/model, never shipped), shows the limit the figures are read against.
  *
  * - The fake `wx.request` answers the tunnel handshake with `{ url }` (Wafer 1); the fake
  *   `wx.connectSocket` opens at once. Ours drives the SocketTask it returns; the official
@@ -104,21 +105,24 @@ const HARNESS = `(function (wx, legacy, now, N) {
     listener: listener,
     status: function (t) { return t.status; },
     deliver: function (data) { st.handlers.message({ data: data }); },
-    inbound: function () {
+    // m: how many (default N).
+    inbound: function (m) {
       var deliver = st.handlers.message;
       var msgs = inboundMessages;
+      var count = m || N;
       box.got = 0; box.sum = 0;
       var t0 = now();
-      for (var i = 0; i < N; i++) deliver(msgs[i]);
+      for (var i = 0; i < count; i++) deliver(msgs[i]);
       return now() - t0;
     },
     // Returns [t0, t1]: the caller keeps the clock running until the socket saw them all.
-    outbound: function (t, record, read) {
+    outbound: function (t, record, read, m) {
+      var count = m || N;
       st.messages = 0;
       st.read = read;
       st.frames = record ? [] : null;
       var t0 = now();
-      for (var i = 0; i < N; i++) t.emit('speak', { word: 'hello 你好 world', n: i });
+      for (var i = 0; i < count; i++) t.emit('speak', { word: 'hello 你好 world', n: i });
       return [t0, now()];
     },
     emitAll: function (t, list) {
@@ -149,33 +153,48 @@ const EDGE_CASES = `[
   ['a', 1], ['b', 2], ['a', 3], ['a', undefined], ['b', undefined],
 ]`;
 
-async function child(opts) {
+const OFFICIAL_DIR = path.join(ROOT, 'node_modules', 'wafer-client-sdk');
+const MODEL_DIR = path.join(__dirname, 'model');
+const hr = () => Number(process.hrtime.bigint());
+const delay = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One SDK in its own simulator with an ACTIVE tunnel on the fake socket, one `speak`
+ * listener, and the harness of N messages. `beforeLoad(sim)` runs before the SDK loads
+ * (bench/hotpath.js wraps WXWebAssembly there).
+ */
+async function setupSide({ key, name, pkgDir, legacy, n, beforeLoad }) {
   const { createSim, installPackage } = require(path.join(ROOT, 'tests', 'sim'));
+  const sim = createSim();
+  installPackage(sim.root, pkgDir, name);
+  // A distinct source per simulator, so V8 gives each loop its own compiled code.
+  const make = sim.evaluate(`${HARNESS} // ${key}`);
+  const h = make(sim.global.wx, legacy, sim.realm.fn ? sim.realm.fn(hr, 'now') : hr, n);
+  const probe = beforeLoad ? beforeLoad(sim) : null;
+  const sdk = sim.require(name);
+  if (typeof sdk.init === 'function') await sdk.init();
+  const tunnel = new sdk.Tunnel('https://bench.invalid/tunnel');
+  tunnel.on('speak', h.listener);
+  tunnel.open();
+  for (let i = 0; i < 200 && !(h.st.opened && h.status(tunnel) === 'ACTIVE'); i++) await delay(5);
+  if (h.status(tunnel) !== 'ACTIVE') throw new Error(`${name}: tunnel not ACTIVE after open (${h.status(tunnel)})`);
+  h.deliver('timeout:600'); // heartbeat every 10 min: none during the rounds
+  await delay(20);
+  return { key, name, sim, sdk, tunnel, h, probe };
+}
+
+/** The three sides: ours, the official client, the plain-JavaScript model. */
+const SIDES = (pkgDir) => [
+  { key: 'ours', name: 'wafer-wasm', pkgDir, legacy: false },
+  { key: 'official', name: 'wafer-client-sdk', pkgDir: OFFICIAL_DIR, legacy: true },
+  { key: 'model', name: 'wafer-js-model', pkgDir: MODEL_DIR, legacy: false },
+];
+
+async function child(opts) {
   const N = opts.n;
-  const hr = () => Number(process.hrtime.bigint());
   const gc = typeof global.gc === 'function' ? global.gc : () => {};
-  const delay = (ms) => new Promise((r) => setTimeout(r, ms));
-
-  async function setup(name, pkgDir, legacy, tag) {
-    const sim = createSim();
-    installPackage(sim.root, pkgDir, name);
-    // A distinct source per simulator, so V8 gives each loop its own compiled code.
-    const make = sim.evaluate(`${HARNESS} // ${tag}`);
-    const h = make(sim.global.wx, legacy, sim.realm.fn ? sim.realm.fn(hr, 'now') : hr, N);
-    const sdk = sim.require(name);
-    const tunnel = new sdk.Tunnel('https://bench.invalid/tunnel');
-    tunnel.on('speak', h.listener);
-    tunnel.open();
-    for (let i = 0; i < 200 && !(h.st.opened && h.status(tunnel) === 'ACTIVE'); i++) await delay(5);
-    if (h.status(tunnel) !== 'ACTIVE') throw new Error(`${name}: tunnel not ACTIVE after open (${h.status(tunnel)})`);
-    h.deliver('timeout:600'); // heartbeat every 10 min: none during the rounds
-    await delay(20);
-    return { name, sim, sdk, tunnel, h };
-  }
-
-  const ours = await setup('wafer-wasm', opts.pkgDir, false, 'ours');
-  const official = await setup('wafer-client-sdk', path.join(ROOT, 'node_modules', 'wafer-client-sdk'), true, 'official');
-  const sides = [ours, official];
+  const sides = [];
+  for (const s of SIDES(opts.pkgDir)) sides.push(await setupSide({ ...s, n: N }));
 
   async function inbound(s) {
     gc();
@@ -203,51 +222,54 @@ async function child(opts) {
     return { dt: end - t0, frames };
   }
 
-  const samples = {
-    inbound: { ours: [], official: [] },
-    outbound: { ours: [], official: [] },
-    outboundUnread: { ours: [], official: [] },
-  };
+  const samples = {};
+  for (const k of ['inbound', 'outbound', 'outboundUnread']) {
+    samples[k] = {};
+    for (const s of sides) samples[k][s.key] = [];
+  }
+  // Every order of the three sides in turn, so each pair is measured both ways round.
+  const ORDERS = [[0, 1, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0], [1, 0, 2], [0, 2, 1]];
   const total = opts.warmup + opts.rounds;
   for (let round = 0; round < total; round++) {
-    const order = round % 2 === 0 ? sides : [official, ours];
+    const order = ORDERS[round % ORDERS.length].map((i) => sides[i]);
     const keep = round >= opts.warmup;
     for (const s of order) {
       const dt = await inbound(s);
-      if (keep) samples.inbound[s === ours ? 'ours' : 'official'].push(dt);
+      if (keep) samples.inbound[s.key].push(dt);
     }
     for (const s of order) {
       const { dt } = await outbound(s, false, true);
-      if (keep) samples.outbound[s === ours ? 'ours' : 'official'].push(dt);
+      if (keep) samples.outbound[s.key].push(dt);
     }
     for (const s of order) {
       const { dt } = await outbound(s, false, false);
-      if (keep) samples.outboundUnread[s === ours ? 'ours' : 'official'].push(dt);
+      if (keep) samples.outboundUnread[s.key].push(dt);
     }
     await delay(1); // let pending timers (none expected) and the sims breathe
   }
 
-  // Byte identity: a recorded round, then the edge cases.
-  const recorded = {};
-  for (const s of sides) recorded[s === ours ? 'ours' : 'official'] = (await outbound(s, true, true)).frames;
+  // Byte identity with the official client: a recorded round, then the edge cases (the
+  // model is checked too, so it models the same frames).
+  const frames = {};
+  for (const s of sides) {
+    const recorded = (await outbound(s, true, true)).frames;
+    const edge = Array.from(s.h.emitAll(s.tunnel, s.sim.evaluate(EDGE_CASES)));
+    frames[s.key] = { recorded, edge };
+  }
   const mismatches = [];
-  const compare = (label, a, b) => {
-    if (a.length !== b.length) mismatches.push(`${label}: ${a.length} frames (ours) vs ${b.length} (official)`);
+  const compare = (label, key, a, b) => {
+    if (a.length !== b.length) mismatches.push(`${label}: ${a.length} frames (${key}) vs ${b.length} (official)`);
     for (let i = 0; i < Math.min(a.length, b.length); i++) {
       if (a[i] !== b[i]) {
-        mismatches.push(`${label} #${i}: ours ${JSON.stringify(a[i]).slice(0, 160)} vs official ${JSON.stringify(b[i]).slice(0, 160)}`);
+        mismatches.push(`${label} #${i}: ${key} ${JSON.stringify(a[i]).slice(0, 160)} vs official ${JSON.stringify(b[i]).slice(0, 160)}`);
         if (mismatches.length > 10) break;
       }
     }
   };
-  compare('bench round', recorded.ours, recorded.official);
-  const edgeFrames = {};
-  for (const s of sides) {
-    const list = s.sim.evaluate(EDGE_CASES);
-    edgeFrames[s === ours ? 'ours' : 'official'] = Array.from(s.h.emitAll(s.tunnel, list));
+  for (const key of ['ours', 'model']) {
+    compare(`bench round (${key})`, key, frames[key].recorded, frames.official.recorded);
+    compare(`edge cases (${key})`, key, frames[key].edge, frames.official.edge);
   }
-  compare('edge cases', edgeFrames.ours, edgeFrames.official);
-  const edgeCount = edgeFrames.official.length;
 
   const health = [];
   for (const s of sides) {
@@ -263,7 +285,7 @@ async function child(opts) {
     rounds: opts.rounds,
     warmup: opts.warmup,
     samples,
-    frames: { compared: recorded.ours.length, edgeCases: edgeCount, mismatches },
+    frames: { compared: frames.ours.recorded.length, edgeCases: frames.official.edge.length, mismatches },
     health,
   };
 }
@@ -298,4 +320,4 @@ if (require.main === module && process.argv.includes('--child')) {
   });
 }
 
-module.exports = { run };
+module.exports = { run, setupSide, SIDES, HARNESS };

@@ -29,40 +29,6 @@ function createSdk(env) {
     log(record) {
       out.log('[wafer-wasm]', record);
     },
-    // Exception-safe primitives for the runtime's per-message paths: catching here is
-    // cheaper than wasm-bindgen's generic exception wrapper on every frame.
-    /** JSON.parse, or undefined when the text is not JSON. */
-    parseJson(text) {
-      try {
-        return JSON.parse(text);
-      } catch (e) {
-        return undefined;
-      }
-    },
-    /** JSON.stringify (undefined when the value encodes to nothing), or null when it throws. */
-    stringifyJson(value) {
-      try {
-        return JSON.stringify(value);
-      } catch (e) {
-        return null;
-      }
-    },
-    /** Call a listener; its exception is reported, never thrown into the runtime. */
-    invoke(listener, payload) {
-      try {
-        listener(payload);
-      } catch (e) {
-        platform.reportError('tunnel listener', e);
-      }
-    },
-    /** Call a `*` listener with the event type first. */
-    invokeAll(listener, type, payload) {
-      try {
-        listener(type, payload);
-      } catch (e) {
-        platform.reportError('tunnel listener', e);
-      }
-    },
   });
 
   let client = null;

@@ -1,11 +1,13 @@
 'use strict';
 /**
- * The `Tunnel` class of both official clients, over the wasm's tunnel handles. Every rule
- * lives in the wasm; this file bridges the time before the wasm is ready and gives a
- * closed tunnel's wasm side back while it rests.
+ * The `Tunnel` class of both official clients, over the wasm's tunnel handles and the
+ * tunnel's port (./tunnel-port.js: its listeners and per-message paths). Every rule lives
+ * in the wasm; this file bridges the time before the wasm is ready and gives a closed
+ * tunnel's wasm side back while it rests.
  */
 
 const { TUNNEL } = require('./errors');
+const { TunnelPort } = require('./tunnel-port');
 
 /** The send queue's bound when neither the tunnel nor configure() sets one (src/sansio/config.rs). */
 const DEFAULT_QUEUE_LIMIT = 1000;
@@ -44,15 +46,17 @@ function defineTunnel(host) {
       this._options = options;
       this._handle = null;
       this._failed = false;
+      // Listeners and the per-message paths: here from the start, kept while resting.
+      this._port = new TunnelPort(host.report);
       // Calls made before the wasm was ready, replayed in order once it is; `_early`
       // counts the emits among them, at most `_earlyLimit`.
       this._ops = [];
       this._early = 0;
       this._earlyLimit = earlyLimit(options);
       // A closed tunnel with nothing queued gives its wasm side back (mini-programs have no
-      // FinalizationRegistry to do it when a page drops the object); its listeners wait
-      // here, `[type, listener, ...]`, and return with a fresh wasm side on the next use.
-      this._resting = null;
+      // FinalizationRegistry to do it when a page drops the object), and gets a fresh one
+      // (with the same port) on its next use.
+      this._resting = false;
       this._socketUrl = null;
       this._status = TUNNEL.STATUS_CLOSED;
       this._restPending = false;
@@ -70,7 +74,7 @@ function defineTunnel(host) {
         MAX_RECONNECT_TRY_TIMES: Tunnel.MAX_RECONNECT_TRY_TIMES,
         RECONNECT_TIME_INCREASE: Tunnel.RECONNECT_TIME_INCREASE,
       };
-      return c.tunnel(this.serviceUrl, this._options, knobs);
+      return c.tunnel(this.serviceUrl, this._options, knobs, this._port);
     }
 
     /** The wasm is ready: make the wasm side and replay what was asked meanwhile. */
@@ -92,22 +96,19 @@ function defineTunnel(host) {
       for (const op of ops) op(this._handle);
     }
 
-    /** The wasm side, made again (with the listeners) for a resting tunnel. Throws what
-     * making it throws (a bad static knob), keeping the listeners for a later try. */
+    /** The wasm side, made again for a resting tunnel. Throws what making it throws (a bad
+     * static knob), still resting. */
     _live() {
       if (!this._handle && this._resting) {
-        const handle = this._create(host.current());
-        const listeners = this._resting;
-        for (let i = 0; i < listeners.length; i += 2) handle.on(listeners[i], listeners[i + 1]);
-        this._resting = null;
-        this._handle = handle;
+        this._handle = this._create(host.current());
+        this._resting = false;
       }
       return this._handle;
     }
 
     /** Give the wasm side back if, once the current call is over, the tunnel is closed
-     * with nothing queued. A microtask: on/off/close may be called from a listener, inside
-     * a call into the wasm, and a burst of calls shares one check. */
+     * with nothing queued. A microtask: close may be called from a listener, inside a call
+     * into the wasm, and a burst of calls shares one check. */
     _rest() {
       if (this._restPending || !this._handle) return;
       this._restPending = true;
@@ -116,7 +117,7 @@ function defineTunnel(host) {
         const h = this._handle;
         if (!h || !h.dormant()) return;
         this._socketUrl = h.socketUrl() || this._socketUrl;
-        this._resting = h.listenerList();
+        this._resting = true;
         this._status = TUNNEL.STATUS_CLOSED;
         this._handle = null;
         h.free();
@@ -130,37 +131,23 @@ function defineTunnel(host) {
       return undefined;
     }
 
-    /** Listen to `connect`, `close`, `reconnecting`, `reconnect`, `error`, a message type, or `*`. */
+    /** Listen to `connect`, `close`, `reconnecting`, `reconnect`, `error`, a message type, or
+     * `*`; a type that is not a string or a listener that is not a function is ignored. */
     on(type, listener) {
-      this._do((h) => h.on(type, listener));
-      this._rest();
+      this._port.listeners.on(type, listener);
       return this;
     }
 
     /** Like `on`, for the next `type` event only; `off(type, listener)` removes it before. */
     once(type, listener) {
-      if (typeof listener !== 'function') return this.on(type, listener);
-      const tunnel = this;
-      function once() {
-        tunnel.off(type, once);
-        return listener.apply(this, arguments);
-      }
-      once.listener = listener;
-      return this.on(type, once);
+      this._port.listeners.once(type, listener);
+      return this;
     }
 
     /** Remove `listener` from `type`; all listeners of `type` without one; everything without
      * arguments. A type that is not a string (or a listener that is not a function) removes nothing. */
     off(type, listener) {
-      this._do((h) => {
-        // A `once` listener is removed by the listener it wraps (listenerList() finds it).
-        if (typeof listener === 'function') {
-          const list = h.listenerList();
-          for (let i = 1; i < list.length; i += 2) if (list[i].listener === listener) h.off(type, list[i]);
-        }
-        h.off(type, listener);
-      });
-      this._rest();
+      this._port.listeners.off(type, listener);
       return this;
     }
 
@@ -183,11 +170,11 @@ function defineTunnel(host) {
      * `error` event follows once ready). */
     emit(type, content) {
       const h = this._live();
-      if (h) return h.emit(type, content);
+      if (h) return this._port.emit(h, type, content);
       if (this._failed) return false;
       if (this._early < this._earlyLimit) {
         this._early += 1;
-        this._ops.push((ready) => ready.emit(type, content));
+        this._ops.push((ready) => this._port.emit(ready, type, content));
         return true;
       }
       // Refused: only counted (a run of refusals is one op), reported once ready.

@@ -14,12 +14,13 @@ use crate::sansio::config::{resolve_tunnel, LegacyKnobs, Options};
 use crate::sansio::error::{ErrorKind, SdkError};
 use crate::sansio::flows::{Call, Failure, Record, Transfer};
 use crate::sansio::login::LoginCall;
+use crate::sansio::tunnel::Tunnel;
 use crate::sansio::value::Value;
 
 use super::boundary::{copy, decode_options, get, invalid, merge_headers, set, unreadable, view};
 use super::env::Env;
 use super::flows::{Flows, Outcome};
-use super::frames::Strings;
+use super::frames::{Port, Strings};
 use super::log::session_record;
 use super::platform::Platform;
 use super::registry::Registry;
@@ -126,14 +127,16 @@ impl Client {
         self.env.log(|| session_record(&record));
     }
 
-    /// `new Tunnel(url, options)`: `knobs` holds the legacy static knobs.
+    /// `new Tunnel(url, options)`: `knobs` holds the legacy static knobs, `port` is the
+    /// tunnel's JavaScript half (`js-shim/tunnel-port.js`: listeners, per-message paths).
     pub fn tunnel(
         &self,
         url: JsValue,
         options: JsValue,
         knobs: JsValue,
+        port: Port,
     ) -> Result<TunnelHandle, JsValue> {
-        self.make_tunnel(url, &options, &knobs)
+        self.make_tunnel(url, &options, &knobs, port)
             .map_err(|e| self.env.error(&e))
     }
 }
@@ -234,6 +237,7 @@ impl Client {
         url: JsValue,
         options: &JsValue,
         knobs: &JsValue,
+        port: Port,
     ) -> Result<TunnelHandle, SdkError> {
         let Some(url) = url.as_string().filter(|u| !u.is_empty()) else {
             return Err(SdkError::invalid_params(
@@ -256,9 +260,9 @@ impl Client {
             self.flows.clone(),
             id,
             url,
-            cfg,
-            seed,
+            Tunnel::new(cfg, seed),
             strings,
+            port,
         );
         self.tunnels.add(&t);
         Ok(TunnelHandle::new(t))

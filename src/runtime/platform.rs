@@ -84,23 +84,6 @@ extern "C" {
     #[wasm_bindgen(method, catch, js_name = reportError)]
     pub fn report_error(this: &Platform, context: &str, error: &JsValue) -> Result<(), JsValue>;
 
-    /// `JSON.parse(text)`, or `undefined` when the text is not JSON (never throws).
-    #[wasm_bindgen(method, js_name = parseJson)]
-    pub fn parse_json(this: &Platform, text: &JsString) -> JsValue;
-
-    /// `JSON.stringify(value)`: a string, `undefined` when the value encodes to nothing,
-    /// `null` when it throws (never throws).
-    #[wasm_bindgen(method, js_name = stringifyJson)]
-    pub fn stringify_json(this: &Platform, value: &JsValue) -> JsValue;
-
-    /// `listener(payload)`; an exception is reported by the platform (never thrown).
-    #[wasm_bindgen(method)]
-    pub fn invoke(this: &Platform, listener: &JsValue, payload: &JsValue);
-
-    /// `listener(type, payload)` for `*` listeners, likewise.
-    #[wasm_bindgen(method, js_name = invokeAll)]
-    pub fn invoke_all(this: &Platform, listener: &JsValue, event: &JsValue, payload: &JsValue);
-
     /// The console sink for `configure({ debug: true })`.
     #[wasm_bindgen(method, catch)]
     pub fn log(this: &Platform, record: &JsValue) -> Result<(), JsValue>;

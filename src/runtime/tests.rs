@@ -7,6 +7,7 @@ use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 use super::client::Client;
+use super::frames::Port;
 use super::platform::Platform;
 
 #[wasm_bindgen(inline_js = r#"
@@ -60,12 +61,30 @@ export function fakePlatform() {
     createError(kind, type, message, detail) { return { kind, type, message, detail }; },
     reportError(context, error) { f.calls.errors.push([context, String(error)]); },
     log(record) { f.calls.logs.push(record); },
-    parseJson(text) { try { return JSON.parse(text); } catch (e) { return undefined; } },
-    stringifyJson(value) { try { return JSON.stringify(value); } catch (e) { return null; } },
-    invoke(listener, payload) { try { listener(payload); } catch (e) { f.platform.reportError('listener', e); } },
-    invokeAll(listener, type, payload) { try { listener(type, payload); } catch (e) { f.platform.reportError('listener', e); } },
   };
   return f;
+}
+
+// A tunnel's port (js-shim/tunnel-port.js in the package) reduced to what the runtime
+// talks to: every socket event goes through the wasm (the port's own fast paths are
+// tested in the simulator), the gate is recorded, message packets and events are heard.
+export function fakePort() {
+  const p = { gates: [], heard: [], core: null, gate: null };
+  p.sink = (gen, kind, data) => p.core(gen, kind, data);
+  p.attach = (core) => { p.core = core; p.gate(-1, 0, -1, null); };
+  p.gate = (deliverGen, maxFrame, sendGen, socket) => {
+    p.gates.push({ deliverGen, maxFrame, sendGen, socket: socket !== null });
+  };
+  p.deliver = (frame, at) => {
+    let m;
+    try { m = JSON.parse(frame.slice(at)); } catch (e) { return 1; }
+    if (typeof m !== 'object' || m === null) return 1;
+    if (typeof m.type !== 'string' || m.type === '') return 2;
+    p.heard.push([m.type, m.content === undefined ? null : m.content]);
+    return 0;
+  };
+  p.dispatch = (name, payload) => p.heard.push([name, payload === undefined ? null : payload]);
+  return p;
 }
 
 export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
@@ -74,6 +93,8 @@ export function json(v) { return JSON.stringify(v); }
 extern "C" {
     #[wasm_bindgen(js_name = fakePlatform)]
     fn fake_platform() -> JsValue;
+    #[wasm_bindgen(js_name = fakePort)]
+    fn fake_port() -> JsValue;
     fn sleep(ms: u32) -> Promise;
     fn json(v: &JsValue) -> String;
 }
@@ -139,6 +160,25 @@ fn opts(pairs: &[(&str, JsValue)]) -> JsValue {
 
 fn field(v: &JsValue, k: &str) -> JsValue {
     Reflect::get(v, &k.into()).unwrap()
+}
+
+fn port() -> (Port, JsValue) {
+    let p = fake_port();
+    (p.clone().unchecked_into(), p)
+}
+
+/// The port's gate as it stands: `[deliverGen, sendGen, socket]`.
+fn gate(port: &JsValue) -> String {
+    let gates = Array::from(&field(port, "gates"));
+    let g = gates.get(gates.length() - 1);
+    json(
+        &Array::of3(
+            &field(&g, "deliverGen"),
+            &field(&g, "sendGen"),
+            &field(&g, "socket"),
+        )
+        .into(),
+    )
 }
 
 const WAFER1_LOGIN: &str = r#"(o, n) => ({ statusCode: 200, data: {
@@ -421,13 +461,14 @@ async fn bad_input_is_a_typed_error() {
         Some("ERR_REQUEST_FAILED")
     );
     assert!(client
-        .tunnel("".into(), JsValue::UNDEFINED, JsValue::UNDEFINED)
+        .tunnel("".into(), JsValue::UNDEFINED, JsValue::UNDEFINED, port().0)
         .is_err());
     assert!(client
         .tunnel(
             "https://x/t".into(),
             opts(&[("heartbeatInterval", "fast".into())]),
-            JsValue::UNDEFINED
+            JsValue::UNDEFINED,
+            port().0,
         )
         .is_err());
 }
@@ -455,6 +496,7 @@ async fn errors_name_the_field_that_did_not_fit() {
             "https://x/t".into(),
             JsValue::UNDEFINED,
             opts(&[("MAX_RECONNECT_TRY_TIMES", "3".into())]),
+            port().0,
         )
         .err()
         .unwrap();
@@ -494,7 +536,7 @@ async fn hostile_objects_are_typed_failures_and_the_client_keeps_working() {
     let e = settle(client.login(proxy.clone())).await.unwrap_err();
     assert_eq!(field(&e, "kind").as_string().as_deref(), Some("LoginError"));
     assert!(client
-        .tunnel("https://x/t".into(), proxy, JsValue::UNDEFINED)
+        .tunnel("https://x/t".into(), proxy, JsValue::UNDEFINED, port().0)
         .is_err());
     // Nothing was left half-done: a normal request goes through.
     let res = settle(req(
@@ -553,6 +595,7 @@ async fn hostile_values_in_fields_are_errors_naming_the_field() {
                 "https://x/t".into(),
                 opts(&[("heartbeatInterval", value.clone())]),
                 opts(&[("MAX_RECONNECT_TRY_TIMES", value.clone())]),
+                port().0,
             )
             .err()
             .unwrap();
@@ -682,22 +725,17 @@ async fn tunnel_connects_dispatches_and_closes() {
         "https://x/tunnel",
         "() => ({ statusCode: 200, data: { url: 'wss://t/1' } })",
     );
+    let (p, port) = port();
     let t = client
         .tunnel(
             "https://x/tunnel".into(),
             opts(&[("heartbeatInterval", 100.into())]),
             JsValue::UNDEFINED,
+            p,
         )
         .unwrap();
-    let seen = Array::new();
-    let push = {
-        let seen = seen.clone();
-        Closure::<dyn Fn(JsValue, JsValue)>::new(move |a: JsValue, b: JsValue| {
-            seen.push(&Array::of2(&a, &b));
-        })
-    };
-    t.on("*".into(), push.as_ref().clone());
-    assert!(t.emit(&"early".into(), &1.into()));
+    assert_eq!(gate(&port), "[-1,-1,false]", "shut until ACTIVE");
+    assert!(t.emit(r#"message:{"type":"early","content":1}"#.into()));
     t.open();
     assert_eq!(t.status(), "CONNECTING");
     pause(10).await;
@@ -712,16 +750,16 @@ async fn tunnel_connects_dispatches_and_closes() {
         json(&field(&socket, "sent")),
         r#"["message:{\"type\":\"early\",\"content\":1}"]"#
     );
-    fake.call(
-        &socket,
-        "message",
-        &[r#"message:{"type":"speak","content":{"w":"你好😀"}}"#.into()],
-    );
-    fake.call(
-        &socket,
-        "message",
-        &[r#"message:{"type":"connect"}"#.into()],
-    );
+    // ACTIVE with nothing queued: the port delivers socket 1's data frames and sends emits
+    // on it itself.
+    assert_eq!(gate(&port), "[1,1,true]");
+    let frames = [
+        r#"message:{"type":"speak","content":{"w":"你好😀"}}"#,
+        r#"message:{"type":"connect"}"#,
+    ];
+    for f in frames {
+        fake.call(&socket, "message", &[f.into()]);
+    }
     for junk in [
         "message:{oops",
         "message:[]",
@@ -734,17 +772,29 @@ async fn tunnel_connects_dispatches_and_closes() {
     fake.call(&socket, "message", &[Object::new().into()]);
     assert_eq!(t.status(), "ACTIVE");
     assert_eq!(
-        json(&seen.clone().into()),
-        r#"[["connect",null],["speak",{"w":"你好😀"}],["@connect",null]]"#
+        json(&field(&port, "heard")),
+        r#"[["connect",null],["speak",{"w":"你好😀"}],["connect",null]]"#,
+        "the port hears the event and the message packets (it names them: @connect)"
     );
     // The heartbeat pings after an interval.
     pause(180).await;
     assert!(json(&field(&socket, "sent")).contains("\"ping\""));
     t.close();
     assert_eq!(t.status(), "CLOSED");
+    assert_eq!(gate(&port), "[-1,-1,false]", "shut once CLOSED");
     assert!(json(&field(&socket, "sent")).ends_with(r#""close"]"#));
     assert!(field(&socket, "closed").is_truthy());
-    assert_eq!(Array::from(&seen).length(), 4, "close event");
+    assert_eq!(
+        Array::from(&field(&port, "heard")).length(),
+        4,
+        "close event"
+    );
+    // Content the port could not encode.
+    assert!(!t.emit(JsValue::UNDEFINED));
+    assert_eq!(
+        json(&Array::from(&field(&port, "heard")).get(4)),
+        r#"["error",{"code":4002,"message":"消息内容无法序列化为 JSON，消息未发送","detail":null}]"#
+    );
 }
 
 #[wasm_bindgen_test]
@@ -755,19 +805,23 @@ async fn tunnel_reconnects_with_a_fresh_handshake_after_a_drop() {
         "https://x/tunnel",
         "(o, n) => ({ statusCode: 200, data: { url: 'wss://t/' + n } })",
     );
+    let (p, port) = port();
     let t = client
         .tunnel(
             "https://x/tunnel".into(),
             opts(&[("reconnectBaseDelay", 20.into())]),
             JsValue::UNDEFINED,
+            p,
         )
         .unwrap();
     t.open();
     pause(10).await;
     fake.call(&fake.socket(0), "open", &[]);
+    assert_eq!(gate(&port), "[1,1,true]");
     fake.call(&fake.socket(0), "drop", &[]);
     assert_eq!(t.status(), "RECONNECTING");
-    assert!(t.emit(&"queued".into(), &JsValue::NULL));
+    assert_eq!(gate(&port), "[-1,-1,false]", "shut while reconnecting");
+    assert!(t.emit(r#"message:{"type":"queued","content":null}"#.into()));
     pause(60).await;
     let second = fake.socket(1);
     assert_eq!(
@@ -776,6 +830,11 @@ async fn tunnel_reconnects_with_a_fresh_handshake_after_a_drop() {
     );
     fake.call(&second, "open", &[]);
     assert_eq!(t.status(), "ACTIVE");
+    assert_eq!(
+        gate(&port),
+        "[2,2,true]",
+        "open again once the queue is drained"
+    );
     assert_eq!(
         json(&field(&second, "sent")),
         r#"["message:{\"type\":\"queued\",\"content\":null}"]"#
@@ -786,6 +845,87 @@ async fn tunnel_reconnects_with_a_fresh_handshake_after_a_drop() {
     network.call1(&JsValue::NULL, &true.into()).unwrap();
     pause(10).await;
     assert_eq!(fake.requests().length(), 3);
+    t.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_failed_send_of_the_port_is_queued_again_in_order() {
+    let fake = Fake::new();
+    let client = fake.client();
+    fake.route(
+        "https://x/tunnel",
+        "(o, n) => ({ statusCode: 200, data: { url: 'wss://t/' + n } })",
+    );
+    let (p, port) = port();
+    let t = client
+        .tunnel(
+            "https://x/tunnel".into(),
+            opts(&[("reconnectBaseDelay", 10.into())]),
+            JsValue::UNDEFINED,
+            p,
+        )
+        .unwrap();
+    t.open();
+    pause(10).await;
+    fake.call(&fake.socket(0), "open", &[]);
+    assert!(t.send_failed(1, "message:{\"type\":\"a\"}".into()));
+    assert_eq!(t.status(), "RECONNECTING");
+    assert_eq!(gate(&port), "[-1,-1,false]");
+    assert!(t.emit("message:{\"type\":\"b\"}".into()));
+    pause(40).await;
+    fake.call(&fake.socket(1), "open", &[]);
+    assert_eq!(
+        json(&field(&fake.socket(1), "sent")),
+        r#"["message:{\"type\":\"a\"}","message:{\"type\":\"b\"}"]"#
+    );
+    t.close();
+}
+
+#[wasm_bindgen_test]
+async fn the_gate_is_shut_while_logging() {
+    let fake = Fake::new();
+    let client = fake.client();
+    fake.route(
+        "https://x/tunnel",
+        "() => ({ statusCode: 200, data: { url: 'wss://t/1' } })",
+    );
+    let (p, port) = port();
+    let t = client
+        .tunnel(
+            "https://x/tunnel".into(),
+            JsValue::UNDEFINED,
+            JsValue::UNDEFINED,
+            p,
+        )
+        .unwrap();
+    t.open();
+    pause(10).await;
+    fake.call(&fake.socket(0), "open", &[]);
+    assert_eq!(gate(&port), "[1,1,true]");
+    client.configure(opts(&[("debug", true.into())])).unwrap();
+    assert_eq!(
+        gate(&port),
+        "[-1,-1,false]",
+        "every frame and send is logged"
+    );
+    fake.call(
+        &fake.socket(0),
+        "message",
+        &[r#"message:{"type":"m","content":2}"#.into()],
+    );
+    assert!(t.emit(r#"message:{"type":"x","content":1}"#.into()));
+    let logs = json(&fake.get(&["calls", "logs"]));
+    assert!(
+        logs.contains(r#""event":"packet-in","kind":"message""#),
+        "{logs}"
+    );
+    assert!(
+        logs.contains(r#""event":"packet-out","kind":"message""#),
+        "{logs}"
+    );
+    assert!(json(&field(&port, "heard")).ends_with(r#"["m",2]]"#));
+    client.configure(opts(&[("debug", false.into())])).unwrap();
+    assert_eq!(gate(&port), "[1,1,true]");
     t.close();
 }
 
@@ -806,12 +946,13 @@ async fn logger_gets_records_without_secrets() {
             "https://x/tunnel".into(),
             JsValue::UNDEFINED,
             JsValue::UNDEFINED,
+            port().0,
         )
         .unwrap();
     t.open();
     pause(10).await;
     fake.call(&fake.socket(0), "open", &[]);
-    t.emit(&"secret-type".into(), &"top secret content".into());
+    t.emit(r#"message:{"type":"secret-type","content":"top secret content"}"#.into());
     t.close();
     let logs = json(&fake.get(&["calls", "logs"]));
     assert!(logs.contains(r#""event":"state""#), "{logs}");

@@ -1,5 +1,7 @@
 //! A tunnel: drives the core's [`Tunnel`] with real sockets, one timer and the handshake
-//! (routed through the session flows), and delivers events to listeners.
+//! (routed through the session flows), and keeps its JavaScript half, the port, in step:
+//! the port holds the listeners and runs the per-message paths while the core lets it
+//! (runtime/frames.rs), and hears the tunnel's events from here.
 //!
 //! Lifetime: a tunnel that is not CLOSED holds itself, so a page that drops its `Tunnel`
 //! object (in Node, wasm-bindgen's `FinalizationRegistry` then frees the handle) keeps
@@ -11,14 +13,12 @@ use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
-use js_sys::{Array, JsString, Object};
+use js_sys::{JsString, Object};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 
-use crate::sansio::config::TunnelConfig;
 use crate::sansio::flows::{Call, Failure};
-use crate::sansio::listeners::Listeners;
 use crate::sansio::packet::{HEAD_LEN, MESSAGE_CONTENT_AT};
 use crate::sansio::tunnel::{
     self as core_tunnel, Event, Handled, Input, Output, Packet, Status, Tunnel, TunnelError,
@@ -27,7 +27,7 @@ use crate::sansio::tunnel::{
 use super::boundary::{to_js, Js};
 use super::env::{now, Env};
 use super::flows::Flows;
-use super::frames::{starts_with, Frames, Message, Strings};
+use super::frames::{dropped_reason, starts_with, Port, Strings};
 use super::log::{packet_out, tunnel_record};
 use super::platform::{
     Socket, SOCKET_BINARY, SOCKET_CLOSE, SOCKET_ERROR, SOCKET_MESSAGE, SOCKET_OPEN,
@@ -41,9 +41,11 @@ pub struct TunnelInner {
     url: String,
     /// Messages are JS strings; `error` details are the platform's own result objects.
     core: RefCell<Tunnel<JsString, JsValue>>,
-    /// Copy-on-write: a dispatch holds a snapshot while listeners run, so they may call
-    /// `on`/`off` without the list being cloned on every message.
-    listeners: RefCell<Rc<Listeners<JsValue>>>,
+    /// The JavaScript half: listeners, the per-message paths, the gate.
+    port: Port,
+    /// The gate as the port has it: the socket whose data frames it delivers, the socket
+    /// it sends `emit`s on.
+    gate: Cell<(Option<u32>, Option<u32>)>,
     /// Sockets the core has not closed yet, by generation (normally at most one). Behind
     /// `Rc`: every send takes one out (no borrow may be held while JavaScript runs), and an
     /// `Rc` clone stays inside wasm where a handle clone and its drop are two calls into
@@ -51,9 +53,10 @@ pub struct TunnelInner {
     sockets: RefCell<Vec<(u32, Rc<Socket>)>>,
     /// The armed timer and the deadline it was armed for.
     timer: RefCell<Option<(u64, Timeout)>>,
-    /// Receives every socket event as `(gen, kind, data)`.
-    sink: Closure<dyn Fn(u32, u32, JsValue)>,
-    frames: Frames,
+    /// Receives every socket event the port does not handle, as `(gen, kind, data)`
+    /// (owned here, called by the port: it stops working when the tunnel is dropped).
+    _sink: Closure<dyn Fn(u32, u32, JsValue)>,
+    strings: Rc<Strings>,
     logging: Cell<bool>,
     /// Itself, while not CLOSED (see the module documentation).
     held: RefCell<Option<Rc<TunnelInner>>>,
@@ -82,17 +85,18 @@ impl TunnelHandle {
         self.inner.input(Input::Close);
     }
 
-    /// Queue `{ type, content }`; false when it was rejected (an `error` event says why).
-    pub fn emit(&self, message_type: &JsValue, content: &JsValue) -> bool {
+    /// An `emit` the port did not send at once: `frame` is the message frame the port
+    /// encoded, or `undefined` when its content cannot be encoded. False when it was
+    /// rejected (an `error` event says why).
+    pub fn emit(&self, frame: JsValue) -> bool {
         let t = &self.inner;
-        let Some(frame) = t.frames.encode(&t.env.platform, message_type, content) else {
+        let Ok(frame) = frame.dyn_into::<JsString>() else {
             t.input(Input::Unencodable);
             return false;
         };
-        let handled = t.core.borrow_mut().handle(Input::Emit(frame));
-        match handled {
-            // ACTIVE and nothing queued: straight to the socket, nothing else to drive
-            // unless the send fails.
+        match t.handle(Input::Emit(frame)) {
+            // ACTIVE and nothing queued (while logging, or before the port heard of it):
+            // straight to the socket, nothing else to drive unless the send fails.
             Handled::SendNow { gen, message } => {
                 if !t.send(gen, Packet::Message(message)) {
                     t.drive();
@@ -110,48 +114,26 @@ impl TunnelHandle {
         }
     }
 
+    /// The port's send of `frame` on socket `gen` (the gate's) failed: the message goes
+    /// back to the head of the queue and the link counts as lost, as when the runtime's
+    /// own send fails.
+    #[wasm_bindgen(js_name = sendFailed)]
+    pub fn send_failed(&self, gen: u32, frame: JsString) -> bool {
+        self.inner.input(Input::SendFailed {
+            gen,
+            packet: Packet::Message(frame),
+            now: now(),
+        });
+        true
+    }
+
     /// `n` emits refused before this handle existed (the facade held as many as the queue
     /// limit): an `ERR_QUEUE_OVERFLOW` error event each.
     pub fn refused(&self, n: u32) {
         for _ in 0..n {
-            self.inner.core.borrow_mut().handle(Input::Refused);
+            self.inner.handle(Input::Refused);
         }
         self.inner.drive();
-    }
-
-    /// `on(type, listener)`: a string type and a function, or nothing happens (as before).
-    pub fn on(&self, event: JsValue, listener: JsValue) -> bool {
-        match event.as_string() {
-            Some(e) if listener.is_function() => {
-                Rc::make_mut(&mut self.inner.listeners.borrow_mut()).on(&e, listener);
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// `off(type?, listener?)`: how many listeners were removed. No type (`undefined` or
-    /// `null`) means every type, no listener every listener; a type that is not a string
-    /// or a listener that is not a function matches nothing.
-    pub fn off(&self, event: JsValue, listener: JsValue) -> u32 {
-        let unset = |v: &JsValue| v.is_undefined() || v.is_null();
-        let event = if unset(&event) {
-            None
-        } else {
-            match event.as_string() {
-                Some(e) => Some(e),
-                None => return 0,
-            }
-        };
-        let listener = if unset(&listener) {
-            None
-        } else if listener.is_function() {
-            Some(listener)
-        } else {
-            return 0;
-        };
-        let mut listeners = self.inner.listeners.borrow_mut();
-        Rc::make_mut(&mut listeners).off(event.as_deref(), listener.as_ref()) as u32
     }
 
     pub fn status(&self) -> String {
@@ -163,37 +145,26 @@ impl TunnelHandle {
         self.inner.core.borrow().socket_url().map(str::to_owned)
     }
 
-    /// CLOSED with nothing queued: the facade may free this handle and make a new one
-    /// (with [`TunnelHandle::listener_list`]) when the tunnel is used again.
+    /// CLOSED with nothing queued: the facade may free this handle and make a new one (with
+    /// the same port, which keeps the listeners) when the tunnel is used again.
     pub fn dormant(&self) -> bool {
         let core = self.inner.core.borrow();
         core.status() == Status::Closed && core.queued() == 0
     }
-
-    /// The listeners as `[type, listener, type, listener, ...]`, in registration order.
-    #[wasm_bindgen(js_name = listenerList)]
-    pub fn listener_list(&self) -> Array {
-        let list = Array::new();
-        for (event, f) in self.inner.listeners.borrow().iter() {
-            list.push(&JsValue::from_str(event));
-            list.push(f);
-        }
-        list
-    }
 }
 
 impl TunnelInner {
+    /// A tunnel driving `core` (a new one, CLOSED), with `port` as its JavaScript half.
     pub fn new(
         env: Rc<Env>,
         flows: Rc<Flows>,
         id: u32,
         url: String,
-        cfg: TunnelConfig,
-        seed: u64,
+        mut core: Tunnel<JsString, JsValue>,
         strings: Rc<Strings>,
+        port: Port,
     ) -> Rc<Self> {
         let logging = env.logging();
-        let mut core = Tunnel::new(cfg, seed);
         core.set_logging(logging);
         Rc::new_cyclic(|this: &Weak<TunnelInner>| {
             let weak = this.clone();
@@ -204,17 +175,19 @@ impl TunnelInner {
                     }
                 },
             );
+            port.attach(sink.as_ref().unchecked_ref());
             TunnelInner {
                 env,
                 flows,
                 id,
                 url,
                 core: RefCell::new(core),
-                listeners: RefCell::default(),
+                port,
+                gate: Cell::default(),
                 sockets: RefCell::default(),
                 timer: RefCell::default(),
-                sink,
-                frames: Frames::new(strings),
+                _sink: sink,
+                strings,
                 logging: Cell::new(logging),
                 held: RefCell::default(),
                 this: this.clone(),
@@ -225,6 +198,9 @@ impl TunnelInner {
     pub fn set_logging(&self, on: bool) {
         self.logging.set(on);
         self.core.borrow_mut().set_logging(on);
+        // While logging, every frame and send goes through the core and the runtime, which
+        // log them: the gate shuts.
+        self.sync_gate();
     }
 
     pub fn network_changed(&self, online: bool) {
@@ -237,16 +213,57 @@ impl TunnelInner {
 
     /// Feed one input, then carry out what it asks for.
     fn input(&self, input: Input<'_, JsString, JsValue>) {
-        self.core.borrow_mut().handle(input);
+        self.handle(input);
         self.drive();
+    }
+
+    /// Feed one input to the core, and keep the port's gate in step with it. Every change
+    /// of the core goes through here or [`TunnelInner::poll`], so the gate is right before
+    /// any JavaScript runs again (a listener may emit, or a frame arrive, in the next line).
+    fn handle(&self, input: Input<'_, JsString, JsValue>) -> Handled<JsString> {
+        let handled = self.core.borrow_mut().handle(input);
+        self.sync_gate();
+        handled
+    }
+
+    /// The core's next output (see [`TunnelInner::handle`]).
+    fn poll(&self) -> Option<Output<JsString, JsValue>> {
+        let next = self.core.borrow_mut().poll();
+        self.sync_gate();
+        next
+    }
+
+    /// Tell the port what the core allows now, when that changed: which socket's message
+    /// frames it delivers itself (the core would deliver them and do nothing else), and on
+    /// which socket it sends an `emit` at once (the core would send it at once; not while
+    /// logging, which logs every send here).
+    fn sync_gate(&self) {
+        let (deliver, send, max_frame) = {
+            let core = self.core.borrow();
+            let send = core.sends_now_on().filter(|_| !self.logging.get());
+            (core.delivers_from(), send, core.max_frame())
+        };
+        let socket = send.and_then(|gen| self.socket(gen));
+        let send = socket.as_ref().and(send);
+        if self.gate.get() == (deliver, send) {
+            return;
+        }
+        self.gate.set((deliver, send));
+        let gen = |g: Option<u32>| g.map_or(-1.0, f64::from);
+        let null = JsValue::NULL;
+        let socket: &JsValue = match socket.as_deref() {
+            Some(s) => s,
+            None => &null,
+        };
+        self.port
+            .gate(gen(deliver), max_frame as f64, gen(send), socket);
     }
 
     /// Carry out everything the core asks for, then arm the timer. No borrow of the
     /// core is held while an output runs, so listeners may call back in.
     fn drive(&self) {
         loop {
-            let next = self.core.borrow_mut().poll();
-            let Some(output) = next else { break };
+            let Some(output) = self.poll() else { break };
             match output {
                 Output::Handshake { gen } => self.handshake(gen),
                 Output::OpenSocket { gen, url } => self.open_socket(gen, &url),
@@ -308,11 +325,11 @@ impl TunnelInner {
         match self
             .env
             .platform
-            .connect_socket(url, self.sink.as_ref().unchecked_ref(), gen)
+            .connect_socket(url, &self.port.sink(), gen)
         {
             Ok(socket) => self.sockets.borrow_mut().push((gen, Rc::new(socket))),
             Err(e) => {
-                self.core.borrow_mut().handle(Input::SocketDown {
+                self.handle(Input::SocketDown {
                     gen,
                     detail: Some(e),
                     now: now(),
@@ -321,24 +338,27 @@ impl TunnelInner {
         }
     }
 
+    /// Socket `gen`, if the platform still has it open. Behind `Rc`: no borrow may be held
+    /// while JS runs.
+    fn socket(&self, gen: u32) -> Option<Rc<Socket>> {
+        self.sockets
+            .borrow()
+            .iter()
+            .find(|(g, _)| *g == gen)
+            .map(|(_, s)| Rc::clone(s))
+    }
+
     /// Hand a packet to socket `gen`; false when it could not (the core was told).
     fn send(&self, gen: u32, packet: Packet<JsString>) -> bool {
-        let strings = &self.frames.strings;
+        let strings = &self.strings;
         let frame = match &packet {
             Packet::Message(f) => f,
             Packet::Ping => &strings.ping,
             Packet::Close => &strings.close,
         };
-        // No borrow is held while JS runs.
-        let socket = self
-            .sockets
-            .borrow()
-            .iter()
-            .find(|(g, _)| *g == gen)
-            .map(|(_, s)| Rc::clone(s));
-        let sent = socket.is_some_and(|s| s.send(frame));
+        let sent = self.socket(gen).is_some_and(|s| s.send(frame));
         if !sent {
-            self.core.borrow_mut().handle(Input::SendFailed {
+            self.handle(Input::SendFailed {
                 gen,
                 packet,
                 now: now(),
@@ -379,10 +399,7 @@ impl TunnelInner {
             }
             SOCKET_BINARY => self.dropped("binary-frame", 0),
             SOCKET_OPEN => {
-                let now = now();
-                self.core
-                    .borrow_mut()
-                    .handle(Input::SocketOpened { gen, now });
+                self.handle(Input::SocketOpened { gen, now: now() });
             }
             SOCKET_CLOSE | SOCKET_ERROR => {
                 // The platform is done with this socket whatever the core decides (if the
@@ -392,10 +409,11 @@ impl TunnelInner {
                 }
                 // The platform's own result: `{ errMsg }` of an error, `{ code, reason }` of a close.
                 let detail = (!data.is_undefined() && !data.is_null()).then(|| data.clone());
-                let now = now();
-                self.core
-                    .borrow_mut()
-                    .handle(Input::SocketDown { gen, detail, now });
+                self.handle(Input::SocketDown {
+                    gen,
+                    detail,
+                    now: now(),
+                });
             }
             _ => {}
         }
@@ -405,14 +423,12 @@ impl TunnelInner {
     /// A text frame (the adapter reports anything else as `SOCKET_BINARY`).
     fn on_frame(&self, gen: u32, frame: &JsString) {
         let len = frame.length() as usize;
-        // Data path: recognised by its prefix, never copied into wasm.
-        if len > MESSAGE_CONTENT_AT && starts_with(frame, &self.frames.strings.message_prefix) {
-            let handled = self
-                .core
-                .borrow_mut()
-                .handle(Input::MessageFrame { gen, len });
+        // Data path (while the gate is shut: logging, a stale socket, a frame too long):
+        // recognised by its prefix, never copied into wasm.
+        if len > MESSAGE_CONTENT_AT && starts_with(frame, &self.strings.message_prefix) {
+            let handled = self.handle(Input::MessageFrame { gen, len });
             if let Handled::Deliver { content_at } = handled {
-                self.deliver(&frame.slice(content_at as u32, len as u32), len);
+                self.deliver(frame, content_at, len);
             }
             return;
         }
@@ -426,36 +442,26 @@ impl TunnelInner {
             self.dropped("not-text", len);
             return;
         };
-        let now = now();
-        let handled = self.core.borrow_mut().handle(Input::Frame {
+        let handled = self.handle(Input::Frame {
             gen,
             head: &head,
             len,
-            now,
+            now: now(),
         });
         if let Handled::Deliver { content_at } = handled {
-            self.deliver(&frame.slice(content_at as u32, len as u32), len);
+            self.deliver(frame, content_at, len);
         }
     }
 
     fn dropped(&self, reason: &'static str, len: usize) {
-        self.core
-            .borrow_mut()
-            .handle(Input::Dropped { reason, len });
+        self.handle(Input::Dropped { reason, len });
     }
 
-    /// Parse a `message` packet's content and hand it to its listeners.
-    fn deliver(&self, content: &JsString, len: usize) {
-        let message = self.env.platform.parse_json(content);
-        if !message.is_object() {
-            // Not JSON (`undefined`), or JSON that is not an object.
-            self.dropped("not-a-json-object", len);
-            return;
-        }
-        let message: &Message = message.unchecked_ref();
-        match self.frames.listener_name(message.message_type()) {
-            Some(name) => self.dispatch(&name, &message.content()),
-            None => self.dropped("message-without-type", len),
+    /// A `message` packet the core took in: the port parses it and hands it to its
+    /// listeners (or says why it dropped it).
+    fn deliver(&self, frame: &JsString, content_at: usize, len: usize) {
+        if let Some(reason) = dropped_reason(self.port.deliver(frame, content_at as u32)) {
+            self.dropped(reason, len);
         }
     }
 
@@ -471,21 +477,10 @@ impl TunnelInner {
         self.dispatch(e.name(), &payload);
     }
 
-    /// Call the listeners of `event` (and `*`), in registration order, each behind the
-    /// platform's `try` (an exception is reported, never thrown back here). The list is a
-    /// snapshot, so listeners may add or remove listeners.
+    /// Call the listeners of `event` (and `*`): the port's, in registration order, each
+    /// behind its `try` (an exception is reported, never thrown back here).
     fn dispatch(&self, event: &str, payload: &JsValue) {
-        let snapshot = Rc::clone(&self.listeners.borrow());
-        let platform = &self.env.platform;
-        let mut name = None;
-        for (f, wildcard) in snapshot.matching(event) {
-            if wildcard {
-                let n = name.get_or_insert_with(|| JsValue::from_str(event));
-                platform.invoke_all(f, n, payload);
-            } else {
-                platform.invoke(f, payload);
-            }
-        }
+        self.port.dispatch(event, payload);
     }
 
     /// Keep exactly one timer armed at the core's next deadline.

@@ -9,7 +9,6 @@ pub mod backoff;
 pub mod config;
 pub mod error;
 pub mod flows;
-pub mod listeners;
 pub mod login;
 pub mod packet;
 pub mod protocol;

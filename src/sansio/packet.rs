@@ -4,8 +4,11 @@
 //! Inbound frames are classified from a short prefix (their "head") so the runtime
 //! never copies a message's content out of JavaScript: only the head crosses the wasm
 //! boundary, the content stays a JS string and is parsed by `JSON.parse`.
-
-use std::borrow::Cow;
+//!
+//! The `message` packets themselves (`message:` + `JSON.stringify({ type, content })`,
+//! and a server message type delivered as `@type` when it is one of the tunnel's own event
+//! names) are encoded, parsed and dispatched in JavaScript, by the tunnel's port
+//! (`js-shim/tunnel-port.js`): see runtime/frames.rs.
 
 /// How many leading UTF-16 code units of a frame the classifier needs: the longest
 /// packet type plus colon (`timeout:` is 8) plus room for a `timeout` value.
@@ -22,14 +25,6 @@ pub const MESSAGE_PREFIX: &str = "message:";
 /// [`parse_head`] would find, so the runtime may recognise data frames by their prefix
 /// and send only control frames through the head classifier.
 pub const MESSAGE_CONTENT_AT: usize = MESSAGE_PREFIX.len();
-
-/// An outbound message frame is `message:` + `JSON.stringify({ type, content })`, built
-/// as [`MESSAGE_HEAD`] + JSON(type) + [`CONTENT_FIELD`] + JSON(content) + [`MESSAGE_TAIL`]
-/// (without the content part when the content encodes to nothing), which is the same
-/// text and lets the runtime encode a repeated type once.
-pub const MESSAGE_HEAD: &str = "message:{\"type\":";
-pub const CONTENT_FIELD: &str = ",\"content\":";
-pub const MESSAGE_TAIL: &str = "}";
 
 /// Shortest and longest heartbeat interval a server may set with `timeout:<seconds>`.
 pub const MIN_SERVER_INTERVAL_MS: u64 = 1_000;
@@ -173,25 +168,6 @@ pub fn server_frame(packet_type: &str, content: Option<&str>) -> String {
     }
 }
 
-/// The event types the tunnel itself emits; a server message of one of these types
-/// is delivered as `@type`.
-pub const RESERVED_EVENTS: [&str; 5] = ["connect", "close", "reconnecting", "reconnect", "error"];
-
-/// The listener name a server message type is delivered under (`None`: an empty type,
-/// whose message is dropped).
-pub fn listener_name(message_type: &str) -> Option<Cow<'_, str>> {
-    (!message_type.is_empty()).then(|| event_name(message_type))
-}
-
-/// The event name a server message type is delivered under.
-fn event_name(message_type: &str) -> Cow<'_, str> {
-    if RESERVED_EVENTS.contains(&message_type) {
-        Cow::Owned(["@", message_type].concat())
-    } else {
-        Cow::Borrowed(message_type)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,41 +276,6 @@ mod tests {
         assert_eq!((t, c.and_then(parse_timeout)), ("timeout", Some(15_000)));
     }
 
-    #[test]
-    fn reserved_names_are_escaped() {
-        assert_eq!(event_name("connect"), "@connect");
-        assert_eq!(event_name("error"), "@error");
-        assert_eq!(event_name("speak"), "speak");
-        assert_eq!(event_name("@connect"), "@connect");
-    }
-
-    #[test]
-    fn message_frame_layout_is_the_json_of_type_and_content() {
-        // What `'message:' + JSON.stringify({ type, content })` gives in JavaScript.
-        let with_content = [
-            MESSAGE_HEAD,
-            r#""speak""#,
-            CONTENT_FIELD,
-            r#"{"word":"你好"}"#,
-            MESSAGE_TAIL,
-        ]
-        .concat();
-        assert_eq!(
-            with_content,
-            r#"message:{"type":"speak","content":{"word":"你好"}}"#
-        );
-        let without = [MESSAGE_HEAD, r#""a\"b""#, MESSAGE_TAIL].concat();
-        assert_eq!(without, r#"message:{"type":"a\"b"}"#);
-        assert!(with_content.starts_with(MESSAGE_PREFIX));
-    }
-
-    #[test]
-    fn empty_types_have_no_listener() {
-        assert_eq!(listener_name(""), None);
-        assert_eq!(listener_name("close").as_deref(), Some("@close"));
-        assert_eq!(listener_name("chat").as_deref(), Some("chat"));
-    }
-
     #[cfg(not(target_arch = "wasm32"))]
     mod props {
         use super::*;
@@ -408,14 +349,12 @@ mod tests {
             }
 
             #[test]
-            fn split_and_event_name_never_panic(frame in "\\PC{0,64}|.{0,64}") {
+            fn split_never_panics(frame in "\\PC{0,64}|.{0,64}") {
                 let (t, content) = split(&frame);
                 prop_assert!(frame.starts_with(t));
                 if let Some(c) = content {
                     prop_assert!(!c.is_empty() && frame.ends_with(c));
                 }
-                let name = event_name(t);
-                prop_assert!(name == t || name == ["@", t].concat());
             }
         }
     }

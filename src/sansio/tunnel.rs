@@ -312,6 +312,7 @@ enum State {
 }
 
 #[derive(Debug)]
+#[cfg_attr(test, derive(Clone))]
 pub struct Tunnel<P, D = String> {
     cfg: TunnelConfig,
     state: State,
@@ -369,6 +370,32 @@ impl<P, D> Tunnel<P, D> {
     /// The heartbeat interval in force (the server may change it).
     pub fn heartbeat_interval(&self) -> u64 {
         self.interval_ms
+    }
+
+    /// The largest frame taken in, in UTF-16 code units (`maxFrameSize`).
+    pub fn max_frame(&self) -> usize {
+        self.cfg.max_frame
+    }
+
+    /// The socket whose `message` frames the tunnel takes in with no other effect: while
+    /// ACTIVE and not logging, [`Input::MessageFrame`] from it with `len` at most
+    /// [`Tunnel::max_frame`] answers [`Handled::Deliver`] and changes nothing, so a runtime
+    /// may deliver such frames without feeding them in (the wasm runtime's JavaScript half
+    /// does, docs/ARCHITECTURE.md).
+    pub fn delivers_from(&self) -> Option<u32> {
+        match self.state {
+            State::Active(link) if !self.logging => Some(link.gen),
+            _ => None,
+        }
+    }
+
+    /// The socket an [`Input::Emit`] is sent on at once ([`Handled::SendNow`]): ACTIVE
+    /// with nothing queued. Only [`Tunnel::handle`] and [`Tunnel::poll`] change it.
+    pub fn sends_now_on(&self) -> Option<u32> {
+        match self.state {
+            State::Active(link) if self.queue.is_empty() => Some(link.gen),
+            _ => None,
+        }
     }
 
     /// The one input entry point.
@@ -467,14 +494,10 @@ impl<P, D> Tunnel<P, D> {
     }
 
     fn emit(&mut self, p: P) -> Handled<P> {
-        if let State::Active(link) = self.state {
-            if self.queue.is_empty() {
-                return Handled::SendNow {
-                    gen: link.gen,
-                    message: p,
-                };
-            }
-        } else if self.queue.len() >= self.cfg.queue_limit {
+        if let Some(gen) = self.sends_now_on() {
+            return Handled::SendNow { gen, message: p };
+        }
+        if self.status() != Status::Active && self.queue.len() >= self.cfg.queue_limit {
             self.push_event(Event::Error(TunnelError::new(
                 codes::ERR_QUEUE_OVERFLOW,
                 None,

@@ -20,6 +20,7 @@ const { EventEmitter } = require('node:events');
 const { performance } = require('node:perf_hooks');
 
 const sdk = require('../js/helpers/sdk');
+const { probeWasm } = require('../support/wasm-probe');
 const { startStack } = require('../../stack');
 
 const { createSim, installSdk, waitFor, delay } = sdk;
@@ -67,28 +68,20 @@ function stats(values) {
 // ---- wasm memory --------------------------------------------------------------------------
 
 /**
- * Wrap the sim's WXWebAssembly.instantiate (call before the SDK loads) to capture the wasm
- * instance; `bytes()` is the linear memory size (`memory.buffer.byteLength`).
+ * The wasm seen from outside (tests/support/wasm-probe.js; call before the SDK loads):
+ * `bytes()` is the linear memory size (`memory.buffer.byteLength`), `liveHandles()` the
+ * JavaScript values the wasm holds in the glue's heap slab, `stack.paint()` /
+ * `stack.deepest()` the deepest its stack went.
  */
 function probeMemory(sim) {
-  const W = sim.global.WXWebAssembly;
-  const original = W.instantiate;
-  const probe = {
-    instance: null,
-    bytes() {
-      if (!probe.instance) throw new Error('the wasm is not instantiated yet');
-      return probe.instance.exports.memory.buffer.byteLength;
-    },
-  };
-  W.instantiate = sim.realm.fn((wasmPath, imports) => original(wasmPath, imports).then((r) => {
-    probe.instance = r && r.instance ? r.instance : r;
-    return r;
-  }), 'instantiate');
-  return probe;
+  return probeWasm(sim);
 }
 
 const MiB = 1024 * 1024;
+const KiB = 1024;
 const WASM_PAGE = 64 * 1024;
+/** The wasm's linear memory at rest and under load stays within this (docs/PERFORMANCE.md). */
+const MEMORY_BOUND = 256 * KiB;
 
 // ---- the invariants -------------------------------------------------------------------------
 
@@ -644,6 +637,8 @@ module.exports = {
   ms,
   stats,
   probeMemory,
+  MEMORY_BOUND,
+  KiB,
   assertNothingLeft,
   assertPageClean,
   callbacks,

@@ -985,6 +985,7 @@ mod props {
         last_gen: u32,
         /// A message `emit` handed out for sending at once.
         out_of_band: Option<(u32, u32)>,
+        logging: bool,
     }
 
     impl Model {
@@ -1157,6 +1158,47 @@ mod props {
                     "an active link always has a heartbeat timer"
                 );
             }
+            // What the runtime's port relies on to skip the core (runtime/frames.rs).
+            let active = match (self.t.status(), self.open_socket) {
+                (Status::Active, Some(g)) => Some(g),
+                _ => None,
+            };
+            prop_assert_eq!(
+                self.t.sends_now_on(),
+                active.filter(|_| self.t.queued() == 0)
+            );
+            prop_assert_eq!(self.t.delivers_from(), active.filter(|_| !self.logging));
+            if let Some(gen) = self.t.sends_now_on() {
+                let mut t = self.t.clone();
+                prop_assert_eq!(
+                    t.handle(Input::Emit(u32::MAX)),
+                    Handled::SendNow {
+                        gen,
+                        message: u32::MAX
+                    }
+                );
+                prop_assert!(!t.has_output());
+            }
+            if let Some(gen) = self.t.delivers_from() {
+                let mut t = self.t.clone();
+                for len in [packet::MESSAGE_CONTENT_AT + 1, t.max_frame()] {
+                    prop_assert_eq!(
+                        t.handle(Input::MessageFrame { gen, len }),
+                        Handled::Deliver {
+                            content_at: packet::MESSAGE_CONTENT_AT
+                        }
+                    );
+                }
+                prop_assert!(!t.has_output(), "nothing else to do");
+                prop_assert_eq!(t.status(), Status::Active);
+                prop_assert_eq!(t.delivers_from(), Some(gen));
+                prop_assert_eq!(t.sends_now_on(), self.t.sends_now_on());
+                prop_assert_eq!(
+                    t.poll_timeout(),
+                    self.t.poll_timeout(),
+                    "no heartbeat change"
+                );
+            }
             Ok(())
         }
     }
@@ -1185,8 +1227,9 @@ mod props {
                 fail_next: false,
                 last_gen: 0,
                 out_of_band: None,
+                logging: seed % 2 == 0,
             };
-            m.t.set_logging(seed % 2 == 0);
+            m.t.set_logging(m.logging);
             for op in &ops {
                 m.apply(op);
                 m.drain()?;
