@@ -24,7 +24,7 @@
  * run(options) forks this file and resolves with the child's result.
  */
 
-const { fork } = require('node:child_process');
+const { inChild, isChild, serveChild } = require('./child.js');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -230,23 +230,7 @@ async function child(opts) {
  */
 function run(opts) {
   const o = Object.assign({ warmup: 5, rounds: 15, profileRounds: 10, m: M }, opts);
-  return new Promise((resolve, reject) => {
-    const cp = fork(__filename, ['--child'], {
-      execArgv: ['--expose-gc'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    let result = null;
-    cp.on('message', (m) => {
-      result = m;
-    });
-    cp.on('error', reject);
-    cp.on('exit', (code) => {
-      if (result && result.error) reject(new Error(result.error));
-      else if (result && code === 0) resolve(result.value);
-      else reject(new Error(`hot-path child exited with ${code}`));
-    });
-    cp.send(o);
-  });
+  return inChild(__filename, 'hot-path', o, ['--expose-gc']);
 }
 
 const LABELS = {
@@ -301,13 +285,8 @@ function table(header, rows) {
   return [f(all[0]), w.map((x) => '-'.repeat(x)).join('  '), ...all.slice(1).map(f)].join('\n');
 }
 
-if (require.main === module && process.argv.includes('--child')) {
-  process.once('message', (opts) => {
-    child(opts).then(
-      (value) => process.send({ value }, () => process.exit(0)),
-      (e) => process.send({ error: (e && e.stack) || String(e) }, () => process.exit(1)),
-    );
-  });
+if (isChild(module)) {
+  serveChild(child);
 } else if (require.main === module) {
   // node bench/hotpath.js [--pkg DIR] [--cpu-prof-dir DIR]
   const { parseArgs } = require('node:util');

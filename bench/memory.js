@@ -13,7 +13,7 @@
  * run(options) forks this file and resolves with the child's result.
  */
 
-const { fork } = require('node:child_process');
+const { inChild, isChild, serveChild } = require('./child.js');
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
@@ -75,29 +75,11 @@ async function child(opts) {
 
 /** @param {{ pkgDir: string }} opts */
 function run(opts) {
-  return new Promise((resolve, reject) => {
-    const cp = fork(__filename, ['--child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    let result = null;
-    cp.on('message', (m) => {
-      result = m;
-    });
-    cp.on('error', reject);
-    cp.on('exit', (code) => {
-      if (result && result.error) reject(new Error(result.error));
-      else if (result && code === 0) resolve(result.value);
-      else reject(new Error(`memory child exited with ${code}`));
-    });
-    cp.send(opts);
-  });
+  return inChild(__filename, 'memory', opts);
 }
 
-if (require.main === module && process.argv.includes('--child')) {
-  process.once('message', (opts) => {
-    child(opts).then(
-      (value) => process.send({ value }, () => process.exit(0)),
-      (e) => process.send({ error: (e && e.stack) || String(e) }, () => process.exit(1)),
-    );
-  });
+if (isChild(module)) {
+  serveChild(child);
 }
 
 module.exports = { run, CYCLES, MESSAGES };
