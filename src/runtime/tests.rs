@@ -9,6 +9,7 @@ use wasm_bindgen_test::*;
 use super::client::Client;
 use super::frames::Port;
 use super::platform::Platform;
+use super::tunnel::TunnelHandle;
 
 #[wasm_bindgen(inline_js = r#"
 export function fakePlatform() {
@@ -129,12 +130,37 @@ impl Fake {
     fn socket(&self, i: u32) -> JsValue {
         Array::from(&self.get(&["calls", "sockets"])).get(i)
     }
+    /// Call `method` of socket `i` (`open`, `message`, `drop`).
+    fn on_socket(&self, i: u32, method: &str, args: &[JsValue]) -> JsValue {
+        self.call(&self.socket(i), method, args)
+    }
+    /// Logins go to `url`, which answers with the JS function body `answer`.
+    fn logs_in_at(&self, client: &Client, url: &str, answer: &str) {
+        self.route(url, answer);
+        client.set_login_url(url.into()).unwrap();
+    }
+    /// What the platform's `readSession()` returns.
+    fn stored_session(&self) -> JsValue {
+        self.call(&self.get(&["platform"]), "readSession", &[])
+    }
+    /// The platform's `writeSession({ skey })`: a session stored by an earlier run.
+    fn store_skey(&self, skey: &str) {
+        let session = opts(&[("skey", skey.into())]);
+        self.call(&self.get(&["platform"]), "writeSession", &[session]);
+    }
     fn call(&self, target: &JsValue, method: &str, args: &[JsValue]) -> JsValue {
         let f: Function = Reflect::get(target, &method.into())
             .unwrap()
             .unchecked_into();
         f.apply(target, &args.iter().collect::<Array>()).unwrap()
     }
+}
+
+/// A fresh fake platform and a client of it.
+fn setup() -> (Fake, Client) {
+    let fake = Fake::new();
+    let client = fake.client();
+    (fake, client)
 }
 
 /// `request(options)` with no handle (nothing to abort, no progress).
@@ -162,9 +188,24 @@ fn field(v: &JsValue, k: &str) -> JsValue {
     Reflect::get(v, &k.into()).unwrap()
 }
 
+/// A string field (`None`: missing or not a string).
+fn text(v: &JsValue, k: &str) -> Option<String> {
+    field(v, k).as_string()
+}
+
 fn port() -> (Port, JsValue) {
     let p = fake_port();
     (p.clone().unchecked_into(), p)
+}
+
+/// Request options for `url`.
+fn at(url: &str) -> JsValue {
+    opts(&[("url", url.into())])
+}
+
+/// Request options for `url`, with `login: true`.
+fn with_login(url: &str) -> JsValue {
+    opts(&[("url", url.into()), ("login", true.into())])
 }
 
 /// The port's gate as it stands: `[deliverGen, sendGen, socket]`.
@@ -181,21 +222,53 @@ fn gate(port: &JsValue) -> String {
     )
 }
 
+/// Handshake answers for `https://x/tunnel`: always socket 1, or socket n for the n-th.
+const ONE_SOCKET: &str = "() => ({ statusCode: 200, data: { url: 'wss://t/1' } })";
+const A_SOCKET_PER_ATTEMPT: &str = "(o, n) => ({ statusCode: 200, data: { url: 'wss://t/' + n } })";
+
+/// A tunnel at `https://x/tunnel`, whose handshake `answer`s, with its fake port.
+fn tunnel(fake: &Fake, client: &Client, answer: &str, options: JsValue) -> (TunnelHandle, JsValue) {
+    fake.route("https://x/tunnel", answer);
+    let (p, port) = port();
+    let t = client
+        .tunnel("https://x/tunnel".into(), options, JsValue::UNDEFINED, p)
+        .unwrap();
+    (t, port)
+}
+
+/// Tunnel options: the first reconnect attempt after about `ms`.
+fn reconnect_after(ms: u32) -> JsValue {
+    opts(&[("reconnectBaseDelay", ms.into())])
+}
+
+/// `open()`, then the first socket opens.
+async fn open_first_socket(fake: &Fake, t: &TunnelHandle) {
+    t.open();
+    pause(10).await;
+    fake.on_socket(0, "open", &[]);
+}
+
 const WAFER1_LOGIN: &str = r#"(o, n) => ({ statusCode: 200, data: {
     'F2C224D4-2BCE-4C64-AF9F-A6D872000D1A': 1, session: { id: 'id' + n, skey: 'skey' + n } } })"#;
 
+/// A client that logs in at `https://x/login`, a Wafer 1 server.
+fn wafer1_client() -> (Fake, Client) {
+    let (fake, client) = setup();
+    fake.logs_in_at(&client, "https://x/login", WAFER1_LOGIN);
+    (fake, client)
+}
+
+/// `login()`, which succeeds: the user info.
+async fn login(client: &Client) -> JsValue {
+    settle(client.login(JsValue::UNDEFINED)).await.unwrap()
+}
+
 #[wasm_bindgen_test]
 async fn wafer1_login_stores_the_official_shape() {
-    let fake = Fake::new();
-    let client = fake.client();
-    fake.route("https://x/login", WAFER1_LOGIN);
-    client.set_login_url("https://x/login".into()).unwrap();
-    let user = settle(client.login(JsValue::UNDEFINED)).await.unwrap();
-    assert_eq!(
-        field(&user, "nickName").as_string().as_deref(),
-        Some("小明")
-    );
-    let stored = fake.call(&fake.get(&["platform"]), "readSession", &[]);
+    let (fake, client) = wafer1_client();
+    let user = login(&client).await;
+    assert_eq!(text(&user, "nickName").as_deref(), Some("小明"));
+    let stored = fake.stored_session();
     assert_eq!(
         json(&stored),
         r#"{"id":"id1","skey":"skey1","userInfo":{"nickName":"小明"}}"#
@@ -214,28 +287,22 @@ async fn wafer1_login_stores_the_official_shape() {
 
 #[wasm_bindgen_test]
 async fn concurrent_logins_share_one_wx_login() {
-    let fake = Fake::new();
-    let client = fake.client();
-    fake.route("https://x/login", WAFER1_LOGIN);
-    client.set_login_url("https://x/login".into()).unwrap();
+    let (fake, client) = wafer1_client();
     let all: Array = (0..8).map(|_| client.login(JsValue::UNDEFINED)).collect();
     let users = settle(Promise::all(&all)).await.unwrap();
     assert_eq!(Array::from(&users).length(), 8);
     assert_eq!(fake.count("login"), 1);
     assert_eq!(fake.requests().length(), 1);
     // A valid stored session costs no login at all.
-    settle(client.login(JsValue::UNDEFINED)).await.unwrap();
+    login(&client).await;
     assert_eq!(fake.count("login"), 1);
     assert_eq!(fake.count("checkSession"), 1);
 }
 
 #[wasm_bindgen_test]
 async fn the_stored_session_is_read_on_every_use() {
-    let fake = Fake::new();
-    let client = fake.client();
-    fake.route("https://x/login", WAFER1_LOGIN);
-    client.set_login_url("https://x/login".into()).unwrap();
-    settle(client.login(JsValue::UNDEFINED)).await.unwrap();
+    let (fake, client) = wafer1_client();
+    login(&client).await;
     let storage = fake.get(&["storage"]);
     let plant = |text: &str| {
         fake.call(&storage, "set", &["session".into(), text.into()]);
@@ -262,12 +329,9 @@ async fn the_stored_session_is_read_on_every_use() {
         "https://x/user",
         "(o) => ({ statusCode: 200, data: { code: 0, id: o.header['X-WX-Id'] } })",
     );
-    let res = settle(req(
-        &client,
-        opts(&[("url", "https://x/user".into()), ("login", true.into())]),
-    ))
-    .await
-    .unwrap();
+    let res = settle(req(&client, with_login("https://x/user")))
+        .await
+        .unwrap();
     assert_eq!(json(&field(&res, "data")), r#"{"code":0,"id":"id2"}"#);
     assert_eq!(fake.count("login"), 2);
 }
@@ -275,19 +339,21 @@ async fn the_stored_session_is_read_on_every_use() {
 const WAFER2_LOGIN: &str =
     "(o, n) => ({ statusCode: 200, data: { code: 0, data: { skey: 'k' + n, userinfo: { n } } } })";
 
+/// A client that logs in at `https://x/weapp/login`, a Wafer 2 server.
+fn wafer2_client() -> (Fake, Client) {
+    let (fake, client) = setup();
+    fake.logs_in_at(&client, "https://x/weapp/login", WAFER2_LOGIN);
+    (fake, client)
+}
+
 #[wasm_bindgen_test]
 async fn wafer2_login_always_asks_the_server_and_request_login_reuses() {
-    let fake = Fake::new();
-    let client = fake.client();
-    fake.route("https://x/weapp/login", WAFER2_LOGIN);
+    let (fake, client) = wafer2_client();
     fake.route(
         "https://x/weapp/user",
         "(o) => ({ statusCode: 200, data: { code: 0, data: o.header['X-WX-Skey'] } })",
     );
-    client
-        .set_login_url("https://x/weapp/login".into())
-        .unwrap();
-    let first = settle(client.login(JsValue::UNDEFINED)).await.unwrap();
+    let first = login(&client).await;
     let second = settle(client.login(opts(&[("lang", "zh_CN".into())])))
         .await
         .unwrap();
@@ -304,15 +370,9 @@ async fn wafer2_login_always_asks_the_server_and_request_login_reuses() {
         r#"[{},{"lang":"zh_CN"}]"#
     );
     // request({ login: true }) is answered by the stored session WeChat vouches for.
-    let res = settle(req(
-        &client,
-        opts(&[
-            ("url", "https://x/weapp/user".into()),
-            ("login", true.into()),
-        ]),
-    ))
-    .await
-    .unwrap();
+    let res = settle(req(&client, with_login("https://x/weapp/user")))
+        .await
+        .unwrap();
     assert_eq!(json(&field(&res, "data")), r#"{"code":0,"data":"k2"}"#);
     assert_eq!(fake.count("login"), 2);
     assert_eq!(fake.count("checkSession"), 1);
@@ -320,12 +380,7 @@ async fn wafer2_login_always_asks_the_server_and_request_login_reuses() {
 
 #[wasm_bindgen_test]
 async fn request_login_sends_the_page_credentials() {
-    let fake = Fake::new();
-    let client = fake.client();
-    fake.route("https://x/weapp/login", WAFER2_LOGIN);
-    client
-        .set_login_url("https://x/weapp/login".into())
-        .unwrap();
+    let (fake, client) = wafer2_client();
     let params = opts(&[
         ("code", "button-code".into()),
         ("encryptedData", "e".into()),
@@ -347,32 +402,21 @@ async fn request_login_sends_the_page_credentials() {
     let e = settle(client.request_login(opts(&[("loginParams", opts(&[]))])))
         .await
         .unwrap_err();
-    assert_eq!(
-        field(&e, "type").as_string().as_deref(),
-        Some("ERR_INVALID_PARAMS")
-    );
-    assert_eq!(field(&e, "kind").as_string().as_deref(), Some("LoginError"));
+    assert_eq!(text(&e, "type").as_deref(), Some("ERR_INVALID_PARAMS"));
+    assert_eq!(text(&e, "kind").as_deref(), Some("LoginError"));
 }
 
 #[wasm_bindgen_test]
 async fn wafer2_invalid_session_relogins_with_code_and_retries_once() {
-    let fake = Fake::new();
-    let client = fake.client();
-    fake.route("https://x/weapp/login", WAFER2_LOGIN);
+    let (fake, client) = wafer2_client();
     fake.route(
         "https://x/weapp/user",
         "(o, n) => n === 1 ? { statusCode: 200, data: { code: -1, error: 'expired' } } : { statusCode: 200, data: { code: 0, data: o.header['X-WX-Skey'] } }",
     );
-    client
-        .set_login_url("https://x/weapp/login".into())
+    login(&client).await;
+    let res = settle(req(&client, at("https://x/weapp/user")))
+        .await
         .unwrap();
-    settle(client.login(JsValue::UNDEFINED)).await.unwrap();
-    let res = settle(req(
-        &client,
-        opts(&[("url", "https://x/weapp/user".into())]),
-    ))
-    .await
-    .unwrap();
     assert_eq!(json(&field(&res, "data")), r#"{"code":0,"data":"k2"}"#);
     let second_login = fake.requests().get(2);
     assert_eq!(
@@ -390,31 +434,19 @@ async fn wafer2_invalid_session_relogins_with_code_and_retries_once() {
 
 #[wasm_bindgen_test]
 async fn wafer1_second_rejection_fails_with_invalid_session() {
-    let fake = Fake::new();
-    let client = fake.client();
-    fake.route("https://x/login", WAFER1_LOGIN);
+    let (fake, client) = wafer1_client();
     fake.route(
         "https://x/user",
         "() => ({ statusCode: 200, data: { 'F2C224D4-2BCE-4C64-AF9F-A6D872000D1A': 1, error: 'ERR_INVALID_SESSION', message: 'gone' } })",
     );
-    client.set_login_url("https://x/login".into()).unwrap();
-    let err = settle(req(
-        &client,
-        opts(&[("url", "https://x/user".into()), ("login", true.into())]),
-    ))
-    .await
-    .unwrap_err();
-    assert_eq!(
-        field(&err, "type").as_string().as_deref(),
-        Some("ERR_INVALID_SESSION")
-    );
-    assert_eq!(
-        field(&err, "kind").as_string().as_deref(),
-        Some("RequestError")
-    );
-    assert_eq!(field(&err, "detail").as_string().as_deref(), Some("gone"));
+    let err = settle(req(&client, with_login("https://x/user")))
+        .await
+        .unwrap_err();
+    assert_eq!(text(&err, "type").as_deref(), Some("ERR_INVALID_SESSION"));
+    assert_eq!(text(&err, "kind").as_deref(), Some("RequestError"));
+    assert_eq!(text(&err, "detail").as_deref(), Some("gone"));
     assert_eq!(fake.count("login"), 2, "one login, one re-login, no more");
-    let stored = fake.call(&fake.get(&["platform"]), "readSession", &[]);
+    let stored = fake.stored_session();
     assert_eq!(
         stored.as_string().as_deref(),
         Some(""),
@@ -425,41 +457,25 @@ async fn wafer1_second_rejection_fails_with_invalid_session() {
 
 #[wasm_bindgen_test]
 async fn bad_input_is_a_typed_error() {
-    let fake = Fake::new();
-    let client = fake.client();
+    let (_fake, client) = setup();
     let e = client
         .configure(opts(&[("queueLimit", (-1.0).into())]))
         .unwrap_err();
-    assert_eq!(
-        field(&e, "type").as_string().as_deref(),
-        Some("ERR_INVALID_PARAMS")
-    );
+    assert_eq!(text(&e, "type").as_deref(), Some("ERR_INVALID_PARAMS"));
     let e = client
         .configure(opts(&[("protocol", "wafer3".into())]))
         .unwrap_err();
-    assert_eq!(
-        field(&e, "type").as_string().as_deref(),
-        Some("ERR_INVALID_PARAMS")
-    );
+    assert_eq!(text(&e, "type").as_deref(), Some("ERR_INVALID_PARAMS"));
     let e = client.configure(opts(&[("logger", 5.into())])).unwrap_err();
-    assert_eq!(
-        field(&e, "type").as_string().as_deref(),
-        Some("ERR_INVALID_PARAMS")
-    );
+    assert_eq!(text(&e, "type").as_deref(), Some("ERR_INVALID_PARAMS"));
     let e = settle(client.login(JsValue::UNDEFINED)).await.unwrap_err();
-    assert_eq!(field(&e, "kind").as_string().as_deref(), Some("LoginError"));
+    assert_eq!(text(&e, "kind").as_deref(), Some("LoginError"));
     let e = settle(req(&client, opts(&[]))).await.unwrap_err();
-    assert_eq!(
-        field(&e, "type").as_string().as_deref(),
-        Some("ERR_INVALID_PARAMS")
-    );
-    let e = settle(req(&client, opts(&[("url", "https://nowhere".into())])))
+    assert_eq!(text(&e, "type").as_deref(), Some("ERR_INVALID_PARAMS"));
+    let e = settle(req(&client, at("https://nowhere")))
         .await
         .unwrap_err();
-    assert_eq!(
-        field(&e, "type").as_string().as_deref(),
-        Some("ERR_REQUEST_FAILED")
-    );
+    assert_eq!(text(&e, "type").as_deref(), Some("ERR_REQUEST_FAILED"));
     assert!(client
         .tunnel("".into(), JsValue::UNDEFINED, JsValue::UNDEFINED, port().0)
         .is_err());
@@ -479,8 +495,7 @@ fn message(e: &JsValue) -> String {
 
 #[wasm_bindgen_test]
 async fn errors_name_the_field_that_did_not_fit() {
-    let fake = Fake::new();
-    let client = fake.client();
+    let (_fake, client) = setup();
     let e = client
         .configure(opts(&[("queueLimit", "7".into())]))
         .unwrap_err();
@@ -489,7 +504,7 @@ async fn errors_name_the_field_that_did_not_fit() {
     assert_eq!(message(&e), "参数错误：debug must be a boolean");
     let given = opts(&[("loginParams", opts(&[("code", 5.into())]))]);
     let e = settle(client.request_login(given)).await.unwrap_err();
-    assert_eq!(field(&e, "kind").as_string().as_deref(), Some("LoginError"));
+    assert_eq!(text(&e, "kind").as_deref(), Some("LoginError"));
     assert_eq!(message(&e), "参数错误：loginParams.code must be a string");
     let e = client
         .tunnel(
@@ -508,8 +523,7 @@ async fn errors_name_the_field_that_did_not_fit() {
 
 #[wasm_bindgen_test]
 async fn hostile_objects_are_typed_failures_and_the_client_keeps_working() {
-    let fake = Fake::new();
-    let client = fake.client();
+    let (fake, client) = setup();
     fake.route(
         "https://x/echo",
         "(o) => ({ statusCode: 200, data: { header: o.header } })",
@@ -534,7 +548,7 @@ async fn hostile_objects_are_typed_failures_and_the_client_keeps_working() {
         message(&e)
     );
     let e = settle(client.login(proxy.clone())).await.unwrap_err();
-    assert_eq!(field(&e, "kind").as_string().as_deref(), Some("LoginError"));
+    assert_eq!(text(&e, "kind").as_deref(), Some("LoginError"));
     assert!(client
         .tunnel("https://x/t".into(), proxy, JsValue::UNDEFINED, port().0)
         .is_err());
@@ -555,8 +569,7 @@ async fn hostile_objects_are_typed_failures_and_the_client_keeps_working() {
 /// an array holding the first: where a number, a string or an object belongs.
 #[wasm_bindgen_test]
 async fn hostile_values_in_fields_are_errors_naming_the_field() {
-    let fake = Fake::new();
-    let client = fake.client();
+    let (fake, client) = setup();
     fake.route("https://x/echo", "(o) => ({ statusCode: 200, data: {} })");
     fake.route("https://x/login", WAFER1_LOGIN);
     client
@@ -649,10 +662,8 @@ async fn hostile_values_in_fields_are_errors_naming_the_field() {
     let e = settle(client.login(opts(&[("data", proxy)])))
         .await
         .unwrap_err();
-    assert_eq!(field(&e, "kind").as_string().as_deref(), Some("LoginError"));
-    let res = settle(req(&client, opts(&[("url", "https://x/echo".into())])))
-        .await
-        .unwrap();
+    assert_eq!(text(&e, "kind").as_deref(), Some("LoginError"));
+    let res = settle(req(&client, at("https://x/echo"))).await.unwrap();
     assert_eq!(field(&res, "statusCode").as_f64(), Some(200.0));
 }
 
@@ -660,8 +671,7 @@ async fn hostile_values_in_fields_are_errors_naming_the_field() {
 /// are `Error`s: a megabyte of text formatted into one took 20 ms a request).
 #[wasm_bindgen_test]
 async fn answers_of_any_shape_are_read_without_making_errors() {
-    let fake = Fake::new();
-    let client = fake.client();
+    let (fake, client) = setup();
     let big = "'x'.repeat(100000)";
     for (url, data) in [
         ("https://x/text", big),
@@ -719,31 +729,20 @@ async fn storage_garbage_reads_as_no_session() {
 
 #[wasm_bindgen_test]
 async fn tunnel_connects_dispatches_and_closes() {
-    let fake = Fake::new();
-    let client = fake.client();
-    fake.route(
-        "https://x/tunnel",
-        "() => ({ statusCode: 200, data: { url: 'wss://t/1' } })",
+    let (fake, client) = setup();
+    let (t, port) = tunnel(
+        &fake,
+        &client,
+        ONE_SOCKET,
+        opts(&[("heartbeatInterval", 100.into())]),
     );
-    let (p, port) = port();
-    let t = client
-        .tunnel(
-            "https://x/tunnel".into(),
-            opts(&[("heartbeatInterval", 100.into())]),
-            JsValue::UNDEFINED,
-            p,
-        )
-        .unwrap();
     assert_eq!(gate(&port), "[-1,-1,false]", "shut until ACTIVE");
     assert!(t.emit(r#"message:{"type":"early","content":1}"#.into()));
     t.open();
     assert_eq!(t.status(), "CONNECTING");
     pause(10).await;
     let socket = fake.socket(0);
-    assert_eq!(
-        field(&socket, "url").as_string().as_deref(),
-        Some("wss://t/1")
-    );
+    assert_eq!(text(&socket, "url").as_deref(), Some("wss://t/1"));
     fake.call(&socket, "open", &[]);
     assert_eq!(t.status(), "ACTIVE");
     assert_eq!(
@@ -799,35 +798,17 @@ async fn tunnel_connects_dispatches_and_closes() {
 
 #[wasm_bindgen_test]
 async fn tunnel_reconnects_with_a_fresh_handshake_after_a_drop() {
-    let fake = Fake::new();
-    let client = fake.client();
-    fake.route(
-        "https://x/tunnel",
-        "(o, n) => ({ statusCode: 200, data: { url: 'wss://t/' + n } })",
-    );
-    let (p, port) = port();
-    let t = client
-        .tunnel(
-            "https://x/tunnel".into(),
-            opts(&[("reconnectBaseDelay", 20.into())]),
-            JsValue::UNDEFINED,
-            p,
-        )
-        .unwrap();
-    t.open();
-    pause(10).await;
-    fake.call(&fake.socket(0), "open", &[]);
+    let (fake, client) = setup();
+    let (t, port) = tunnel(&fake, &client, A_SOCKET_PER_ATTEMPT, reconnect_after(20));
+    open_first_socket(&fake, &t).await;
     assert_eq!(gate(&port), "[1,1,true]");
-    fake.call(&fake.socket(0), "drop", &[]);
+    fake.on_socket(0, "drop", &[]);
     assert_eq!(t.status(), "RECONNECTING");
     assert_eq!(gate(&port), "[-1,-1,false]", "shut while reconnecting");
     assert!(t.emit(r#"message:{"type":"queued","content":null}"#.into()));
     pause(60).await;
     let second = fake.socket(1);
-    assert_eq!(
-        field(&second, "url").as_string().as_deref(),
-        Some("wss://t/2")
-    );
+    assert_eq!(text(&second, "url").as_deref(), Some("wss://t/2"));
     fake.call(&second, "open", &[]);
     assert_eq!(t.status(), "ACTIVE");
     assert_eq!(
@@ -850,30 +831,15 @@ async fn tunnel_reconnects_with_a_fresh_handshake_after_a_drop() {
 
 #[wasm_bindgen_test]
 async fn a_failed_send_of_the_port_is_queued_again_in_order() {
-    let fake = Fake::new();
-    let client = fake.client();
-    fake.route(
-        "https://x/tunnel",
-        "(o, n) => ({ statusCode: 200, data: { url: 'wss://t/' + n } })",
-    );
-    let (p, port) = port();
-    let t = client
-        .tunnel(
-            "https://x/tunnel".into(),
-            opts(&[("reconnectBaseDelay", 10.into())]),
-            JsValue::UNDEFINED,
-            p,
-        )
-        .unwrap();
-    t.open();
-    pause(10).await;
-    fake.call(&fake.socket(0), "open", &[]);
+    let (fake, client) = setup();
+    let (t, port) = tunnel(&fake, &client, A_SOCKET_PER_ATTEMPT, reconnect_after(10));
+    open_first_socket(&fake, &t).await;
     assert!(t.send_failed(1, "message:{\"type\":\"a\"}".into()));
     assert_eq!(t.status(), "RECONNECTING");
     assert_eq!(gate(&port), "[-1,-1,false]");
     assert!(t.emit("message:{\"type\":\"b\"}".into()));
     pause(40).await;
-    fake.call(&fake.socket(1), "open", &[]);
+    fake.on_socket(1, "open", &[]);
     assert_eq!(
         json(&field(&fake.socket(1), "sent")),
         r#"["message:{\"type\":\"a\"}","message:{\"type\":\"b\"}"]"#
@@ -883,24 +849,9 @@ async fn a_failed_send_of_the_port_is_queued_again_in_order() {
 
 #[wasm_bindgen_test]
 async fn the_gate_is_shut_while_logging() {
-    let fake = Fake::new();
-    let client = fake.client();
-    fake.route(
-        "https://x/tunnel",
-        "() => ({ statusCode: 200, data: { url: 'wss://t/1' } })",
-    );
-    let (p, port) = port();
-    let t = client
-        .tunnel(
-            "https://x/tunnel".into(),
-            JsValue::UNDEFINED,
-            JsValue::UNDEFINED,
-            p,
-        )
-        .unwrap();
-    t.open();
-    pause(10).await;
-    fake.call(&fake.socket(0), "open", &[]);
+    let (fake, client) = setup();
+    let (t, port) = tunnel(&fake, &client, ONE_SOCKET, JsValue::UNDEFINED);
+    open_first_socket(&fake, &t).await;
     assert_eq!(gate(&port), "[1,1,true]");
     client.configure(opts(&[("debug", true.into())])).unwrap();
     assert_eq!(
@@ -908,8 +859,8 @@ async fn the_gate_is_shut_while_logging() {
         "[-1,-1,false]",
         "every frame and send is logged"
     );
-    fake.call(
-        &fake.socket(0),
+    fake.on_socket(
+        0,
         "message",
         &[r#"message:{"type":"m","content":2}"#.into()],
     );
@@ -931,27 +882,12 @@ async fn the_gate_is_shut_while_logging() {
 
 #[wasm_bindgen_test]
 async fn logger_gets_records_without_secrets() {
-    let fake = Fake::new();
-    let client = fake.client();
+    let (fake, client) = setup();
     client.configure(opts(&[("debug", true.into())])).unwrap();
-    fake.route("https://x/login", WAFER1_LOGIN);
-    fake.route(
-        "https://x/tunnel",
-        "() => ({ statusCode: 200, data: { url: 'wss://t/1' } })",
-    );
-    client.set_login_url("https://x/login".into()).unwrap();
-    settle(client.login(JsValue::UNDEFINED)).await.unwrap();
-    let t = client
-        .tunnel(
-            "https://x/tunnel".into(),
-            JsValue::UNDEFINED,
-            JsValue::UNDEFINED,
-            port().0,
-        )
-        .unwrap();
-    t.open();
-    pause(10).await;
-    fake.call(&fake.socket(0), "open", &[]);
+    fake.logs_in_at(&client, "https://x/login", WAFER1_LOGIN);
+    login(&client).await;
+    let (t, _port) = tunnel(&fake, &client, ONE_SOCKET, JsValue::UNDEFINED);
+    open_first_socket(&fake, &t).await;
     t.emit(r#"message:{"type":"secret-type","content":"top secret content"}"#.into());
     t.close();
     let logs = json(&fake.get(&["calls", "logs"]));
@@ -981,34 +917,24 @@ async fn until(what: &str, ready: impl Fn() -> bool) {
 
 #[wasm_bindgen_test]
 async fn an_abort_during_the_relogin_cancels_login_and_retry_and_fails_at_once() {
-    let fake = Fake::new();
-    let client = fake.client();
+    let (fake, client) = setup();
     fake.route(
         "https://x/weapp/user",
         "(o) => ({ statusCode: 200, data: { code: -1, error: 'expired' } })",
     );
     // The login request never answers on its own.
-    fake.route("https://x/weapp/login", "() => new Promise(() => {})");
-    client
-        .set_login_url("https://x/weapp/login".into())
-        .unwrap();
-    fake.call(
-        &fake.get(&["platform"]),
-        "writeSession",
-        &[opts(&[("skey", "k0".into())])],
+    fake.logs_in_at(
+        &client,
+        "https://x/weapp/login",
+        "() => new Promise(() => {})",
     );
+    fake.store_skey("k0");
     let handle = token();
-    let call = client.request(
-        opts(&[("url", "https://x/weapp/user".into())]),
-        handle.clone(),
-    );
+    let call = client.request(at("https://x/weapp/user"), handle.clone());
     until("the login request", || fake.requests().length() == 2).await;
     client.abort(handle);
     let e = settle(call).await.unwrap_err();
-    assert_eq!(
-        field(&e, "type").as_string().as_deref(),
-        Some("ERR_REQUEST_ABORTED")
-    );
+    assert_eq!(text(&e, "type").as_deref(), Some("ERR_REQUEST_ABORTED"));
     assert_eq!(
         json(&fake.get(&["calls", "aborted"])),
         r#"["https://x/weapp/login"]"#
@@ -1021,15 +947,9 @@ async fn an_abort_during_the_relogin_cancels_login_and_retry_and_fails_at_once()
         "https://x/weapp/user",
         "(o) => ({ statusCode: 200, data: { code: 0 } })",
     );
-    let res = settle(req(
-        &client,
-        opts(&[
-            ("url", "https://x/weapp/user".into()),
-            ("login", true.into()),
-        ]),
-    ))
-    .await
-    .unwrap();
+    let res = settle(req(&client, with_login("https://x/weapp/user")))
+        .await
+        .unwrap();
     assert_eq!(status(&res), 200);
     assert_eq!(fake.count("login"), 2);
     // Aborting what is over, or with no handle, changes nothing.
@@ -1043,10 +963,10 @@ fn status(res: &JsValue) -> u32 {
 
 #[wasm_bindgen_test]
 async fn aborting_one_caller_of_a_shared_login_fails_nobody_else() {
-    let fake = Fake::new();
-    let client = fake.client();
+    let (fake, client) = setup();
     // The login answers only after the first caller aborted.
-    fake.route(
+    fake.logs_in_at(
+        &client,
         "https://x/weapp/login",
         "(o, n) => new Promise((r) => setTimeout(() => r({ statusCode: 200, data: { code: 0, data: { skey: 'k' + n, userinfo: {} } } }), 20))",
     );
@@ -1054,27 +974,14 @@ async fn aborting_one_caller_of_a_shared_login_fails_nobody_else() {
         "https://x/weapp/user",
         "(o) => ({ statusCode: 200, data: { code: 0, skey: o.header['X-WX-Skey'] } })",
     );
-    client
-        .set_login_url("https://x/weapp/login".into())
-        .unwrap();
     let (a, b) = (token(), token());
-    let with_login = |t: &JsValue| {
-        client.request(
-            opts(&[
-                ("url", "https://x/weapp/user".into()),
-                ("login", true.into()),
-            ]),
-            t.clone(),
-        )
-    };
+    let with_login = |t: &JsValue| client.request(with_login("https://x/weapp/user"), t.clone());
     let first = with_login(&a);
     let second = with_login(&b);
     until("the login request", || fake.requests().length() == 1).await;
     client.abort(a);
     assert_eq!(
-        field(&settle(first).await.unwrap_err(), "type")
-            .as_string()
-            .as_deref(),
+        text(&settle(first).await.unwrap_err(), "type").as_deref(),
         Some("ERR_REQUEST_ABORTED")
     );
     let res = settle(second).await.unwrap();
@@ -1085,8 +992,7 @@ async fn aborting_one_caller_of_a_shared_login_fails_nobody_else() {
 
 #[wasm_bindgen_test]
 async fn base_url_and_default_headers_under_the_caller_and_the_session() {
-    let fake = Fake::new();
-    let client = fake.client();
+    let (fake, client) = setup();
     fake.route(
         "https://x/api/user",
         "() => ({ statusCode: 200, data: {} })",
@@ -1100,11 +1006,7 @@ async fn base_url_and_default_headers_under_the_caller_and_the_session() {
         ),
     ]);
     client.configure(defaults).unwrap();
-    fake.call(
-        &fake.get(&["platform"]),
-        "writeSession",
-        &[opts(&[("skey", "k0".into())])],
-    );
+    fake.store_skey("k0");
     let header = opts(&[
         ("Content-Type", "application/json".into()),
         ("x-wx-skey", "mine".into()),
@@ -1115,9 +1017,7 @@ async fn base_url_and_default_headers_under_the_caller_and_the_session() {
     ))
     .await
     .unwrap();
-    settle(req(&client, opts(&[("url", "https://y/raw".into())])))
-        .await
-        .unwrap();
+    settle(req(&client, at("https://y/raw"))).await.unwrap();
     let sent = fake.requests();
     assert_eq!(json(&field(&sent.get(0), "url")), r#""https://x/api/user""#);
     assert_eq!(
@@ -1135,9 +1035,7 @@ async fn base_url_and_default_headers_under_the_caller_and_the_session() {
     client
         .configure(opts(&[("header", JsValue::NULL), ("baseUrl", "".into())]))
         .unwrap();
-    let e = settle(req(&client, opts(&[("url", "/user".into())])))
-        .await
-        .unwrap_err();
+    let e = settle(req(&client, at("/user"))).await.unwrap_err();
     assert_eq!(
         error_text(&e),
         "request:fail no route /user",
@@ -1158,30 +1056,19 @@ fn error_text(e: &JsValue) -> String {
 
 #[wasm_bindgen_test]
 async fn downloads_relogin_on_401_and_hand_progress_to_the_handle() {
-    let fake = Fake::new();
-    let client = fake.client();
-    fake.route("https://x/weapp/login", WAFER2_LOGIN);
+    let (fake, client) = wafer2_client();
     fake.route(
         "https://x/file",
         "(o, n) => ({ statusCode: n === 1 ? 401 : 200, tempFilePath: 'http://tmp/' + o.header['X-WX-Skey'] })",
     );
-    client
-        .set_login_url("https://x/weapp/login".into())
-        .unwrap();
-    fake.call(
-        &fake.get(&["platform"]),
-        "writeSession",
-        &[opts(&[("skey", "k0".into())])],
-    );
-    let res = settle(client.download_file(opts(&[("url", "https://x/file".into())]), token()))
+    fake.store_skey("k0");
+    let res = settle(client.download_file(at("https://x/file"), token()))
         .await
         .unwrap();
     assert_eq!(json(&field(&res, "tempFilePath")), r#""http://tmp/k1""#);
     assert_eq!(fake.count("login"), 1);
     // Progress goes to the handle for transfers; a request gets none.
-    settle(req(&client, opts(&[("url", "https://x/file".into())])))
-        .await
-        .unwrap();
+    settle(req(&client, at("https://x/file"))).await.unwrap();
     assert_eq!(
         json(&fake.get(&["calls", "progress"])),
         r#"["function","undefined","function","undefined"]"#

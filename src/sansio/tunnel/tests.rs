@@ -8,6 +8,14 @@ fn cfg() -> TunnelConfig {
     TunnelConfig::default()
 }
 
+/// The default configuration with reconnect delays from `base_ms`, capped at `max_ms`.
+fn with_backoff(base_ms: u64, max_ms: u64) -> TunnelConfig {
+    TunnelConfig {
+        backoff: Backoff { base_ms, max_ms },
+        ..cfg()
+    }
+}
+
 /// Scripted runtime: feeds inputs, drains outputs, records what happened.
 struct Harness {
     t: Tunnel<u32>,
@@ -34,6 +42,13 @@ impl Harness {
             closed_sockets: vec![],
             logs: vec![],
         }
+    }
+
+    /// A harness whose first attempt has connected.
+    fn connected(cfg: TunnelConfig) -> Self {
+        let mut h = Harness::new(cfg);
+        h.connect();
+        h
     }
 
     fn drain(&mut self) {
@@ -65,30 +80,79 @@ impl Harness {
         *self.handshakes.last().unwrap()
     }
 
+    /// Feed `input`, then drain what it produced.
+    fn feed(&mut self, input: Input<'_, u32>) {
+        self.t.handle(input);
+        self.drain();
+    }
+
+    fn open(&mut self) {
+        self.feed(Input::Open);
+    }
+
+    fn close(&mut self) {
+        self.feed(Input::Close);
+    }
+
+    /// The handshake of attempt `gen` answers with a socket URL.
+    fn handshake_ok(&mut self, gen: u32, url: &str) {
+        self.feed(Input::Handshake {
+            gen,
+            result: Ok(url.into()),
+            now: 0,
+        });
+    }
+
+    /// The handshake of attempt `gen` fails, with the platform's `detail`.
+    fn handshake_failed(&mut self, gen: u32, detail: Option<&str>) {
+        let now = self.now;
+        self.feed(Input::Handshake {
+            gen,
+            result: Err(detail.map(Into::into)),
+            now,
+        });
+    }
+
+    /// Socket `gen` closes or errors, with the platform's `detail`.
+    fn socket_down(&mut self, gen: u32, detail: Option<&str>) {
+        let now = self.now;
+        self.feed(down(gen, detail, now));
+    }
+
+    fn network(&mut self, online: bool) {
+        self.feed(Input::Network { online });
+    }
+
+    fn app_shown(&mut self) {
+        let now = self.now;
+        self.feed(Input::AppShown { now });
+    }
+
     /// Open and complete the handshake and socket of the current attempt.
     fn connect(&mut self) {
-        self.t.handle(Input::Open);
-        self.drain();
+        self.open();
         self.complete_attempt();
     }
 
     fn complete_attempt(&mut self) {
         let gen = self.last_gen();
-        self.t.handle(Input::Handshake {
-            gen,
-            result: Ok("ws://t".into()),
-            now: 0,
-        });
-        self.drain();
-        self.t.handle(Input::SocketOpened { gen, now: self.now });
-        self.drain();
+        self.handshake_ok(gen, "ws://t");
+        let now = self.now;
+        self.feed(Input::SocketOpened { gen, now });
     }
 
     fn advance_to_timer(&mut self) {
         let at = self.t.poll_timeout().expect("a timer is armed");
         self.now = self.now.max(at);
-        self.t.handle(Input::Timeout { now: self.now });
-        self.drain();
+        let now = self.now;
+        self.feed(Input::Timeout { now });
+    }
+
+    /// The next retry's handshake fails, with the platform's `detail`.
+    fn retry_fails(&mut self, detail: Option<&str>) {
+        self.advance_to_timer();
+        let gen = self.last_gen();
+        self.handshake_failed(gen, detail);
     }
 
     fn frame(&mut self, frame: &str) -> Handled<u32> {
@@ -120,6 +184,15 @@ impl Harness {
     }
 }
 
+/// Socket `gen` closed or errored at `now`.
+fn down(gen: u32, detail: Option<&str>, now: u64) -> Input<'static, u32> {
+    Input::SocketDown {
+        gen,
+        detail: detail.map(Into::into),
+        now,
+    }
+}
+
 fn err(code: u16) -> Event {
     Event::Error(TunnelError::new(code, None))
 }
@@ -147,22 +220,15 @@ fn open_is_connecting_synchronously_and_connects() {
 fn open_twice_is_a_no_op() {
     let mut h = Harness::new(cfg());
     h.t.handle(Input::Open);
-    h.t.handle(Input::Open);
-    h.drain();
+    h.open();
     assert_eq!(h.handshakes.len(), 1);
 }
 
 #[test]
 fn first_handshake_failure_closes_with_1001() {
     let mut h = Harness::new(cfg());
-    h.t.handle(Input::Open);
-    h.drain();
-    h.t.handle(Input::Handshake {
-        gen: 1,
-        result: Err(Some("500".into())),
-        now: h.now,
-    });
-    h.drain();
+    h.open();
+    h.handshake_failed(1, Some("500"));
     assert_eq!(h.t.status(), Status::Closed);
     assert_eq!(
         h.take_events(),
@@ -178,20 +244,9 @@ fn first_handshake_failure_closes_with_1001() {
 fn first_socket_failure_closes_with_3001_as_0_8_does() {
     // An error while CONNECTING, with the platform's result as detail.
     let mut h = Harness::new(cfg());
-    h.t.handle(Input::Open);
-    h.drain();
-    h.t.handle(Input::Handshake {
-        gen: 1,
-        result: Ok("ws://x".into()),
-        now: 0,
-    });
-    h.drain();
-    h.t.handle(Input::SocketDown {
-        gen: 1,
-        detail: Some("errMsg".into()),
-        now: h.now,
-    });
-    h.drain();
+    h.open();
+    h.handshake_ok(1, "ws://x");
+    h.socket_down(1, Some("errMsg"));
     assert_eq!(h.t.status(), Status::Closed);
     let events = h.take_events();
     assert_eq!(
@@ -206,30 +261,14 @@ fn first_socket_failure_closes_with_3001_as_0_8_does() {
     }
     assert_eq!(h.closed_sockets, vec![1]);
     // The close that follows the error is ignored.
-    h.t.handle(Input::SocketDown {
-        gen: 1,
-        detail: None,
-        now: h.now,
-    });
-    h.drain();
+    h.socket_down(1, None);
     assert!(h.take_events().is_empty());
 
     // A close while CONNECTING is the same failure.
     let mut h = Harness::new(cfg());
-    h.t.handle(Input::Open);
-    h.drain();
-    h.t.handle(Input::Handshake {
-        gen: 1,
-        result: Ok("ws://x".into()),
-        now: 0,
-    });
-    h.drain();
-    h.t.handle(Input::SocketDown {
-        gen: 1,
-        detail: Some("1006".into()),
-        now: h.now,
-    });
-    h.drain();
+    h.open();
+    h.handshake_ok(1, "ws://x");
+    h.socket_down(1, Some("1006"));
     assert_eq!(h.t.status(), Status::Closed);
     assert_eq!(
         h.take_events(),
@@ -242,15 +281,9 @@ fn first_socket_failure_closes_with_3001_as_0_8_does() {
 
 #[test]
 fn drop_reconnects_with_a_fresh_handshake() {
-    let mut h = Harness::new(cfg());
-    h.connect();
+    let mut h = Harness::connected(cfg());
     h.take_events();
-    h.t.handle(Input::SocketDown {
-        gen: 1,
-        detail: None,
-        now: h.now,
-    });
-    h.drain();
+    h.socket_down(1, None);
     assert_eq!(h.t.status(), Status::Reconnecting);
     assert_eq!(h.take_events(), vec![Event::Reconnecting]);
     let at = h.t.poll_timeout().unwrap();
@@ -265,38 +298,22 @@ fn drop_reconnects_with_a_fresh_handshake() {
 #[test]
 fn socket_error_while_active_reconnects_without_an_error_event() {
     // As 0.8: an active tunnel's socket error only leads to `reconnecting`.
-    let mut h = Harness::new(cfg());
-    h.connect();
+    let mut h = Harness::connected(cfg());
     h.take_events();
-    h.t.handle(Input::SocketDown {
-        gen: 1,
-        detail: Some("reset".into()),
-        now: h.now,
-    });
-    h.t.handle(Input::SocketDown {
-        gen: 1,
-        detail: None,
-        now: h.now,
-    });
-    h.drain();
+    h.t.handle(down(1, Some("reset"), h.now));
+    h.socket_down(1, None);
     assert_eq!(h.take_events(), vec![Event::Reconnecting]);
     assert_eq!(h.t.status(), Status::Reconnecting);
 }
 
 #[test]
 fn giving_up_at_once_carries_the_lost_link_detail() {
-    let mut h = Harness::new(TunnelConfig {
+    let mut h = Harness::connected(TunnelConfig {
         max_attempts: Some(0),
         ..cfg()
     });
-    h.connect();
     h.take_events();
-    h.t.handle(Input::SocketDown {
-        gen: 1,
-        detail: Some("1006".into()),
-        now: h.now,
-    });
-    h.drain();
+    h.socket_down(1, Some("1006"));
     assert_eq!(
         h.take_events(),
         vec![
@@ -311,37 +328,16 @@ fn giving_up_at_once_carries_the_lost_link_detail() {
 #[test]
 fn failed_reconnect_socket_schedules_another_attempt() {
     // The official client stays RECONNECTING forever here.
-    let mut h = Harness::new(cfg());
-    h.connect();
-    h.t.handle(Input::SocketDown {
-        gen: 1,
-        detail: None,
-        now: h.now,
-    });
-    h.drain();
+    let mut h = Harness::connected(cfg());
+    h.socket_down(1, None);
     h.advance_to_timer();
-    h.t.handle(Input::Handshake {
-        gen: 2,
-        result: Ok("ws://t".into()),
-        now: 0,
-    });
-    h.drain();
-    h.t.handle(Input::SocketDown {
-        gen: 2,
-        detail: None,
-        now: h.now,
-    });
-    h.drain();
+    h.handshake_ok(2, "ws://t");
+    h.socket_down(2, None);
     assert_eq!(h.t.status(), Status::Reconnecting);
     assert!(h.t.poll_timeout().is_some());
     h.advance_to_timer();
     assert_eq!(h.handshakes, vec![1, 2, 3]);
-    h.t.handle(Input::Handshake {
-        gen: 3,
-        result: Err(None),
-        now: h.now,
-    });
-    h.drain();
+    h.handshake_failed(3, None);
     h.advance_to_timer();
     assert_eq!(h.handshakes, vec![1, 2, 3, 4]);
     h.complete_attempt();
@@ -350,31 +346,13 @@ fn failed_reconnect_socket_schedules_another_attempt() {
 
 #[test]
 fn retries_without_limit_by_default_with_growing_caps() {
-    let mut c = cfg();
-    c.backoff = Backoff {
-        base_ms: 100,
-        max_ms: 1600,
-    };
-    let mut h = Harness::new(c);
-    h.connect();
-    h.t.handle(Input::SocketDown {
-        gen: 1,
-        detail: None,
-        now: h.now,
-    });
-    h.drain();
+    let mut h = Harness::connected(with_backoff(100, 1600));
+    h.socket_down(1, None);
     for _ in 0..50 {
         let before = h.now;
         let at = h.t.poll_timeout().unwrap();
         assert!(at - before <= 1600);
-        h.advance_to_timer();
-        let gen = h.last_gen();
-        h.t.handle(Input::Handshake {
-            gen,
-            result: Err(None),
-            now: h.now,
-        });
-        h.drain();
+        h.retry_fails(None);
         assert_eq!(h.t.status(), Status::Reconnecting);
     }
     let retries: Vec<u32> = h
@@ -391,26 +369,14 @@ fn retries_without_limit_by_default_with_growing_caps() {
 
 #[test]
 fn max_attempts_gives_up_with_close_then_2001() {
-    let mut c = cfg();
-    c.max_attempts = Some(2);
-    let mut h = Harness::new(c);
-    h.connect();
-    h.take_events();
-    h.t.handle(Input::SocketDown {
-        gen: 1,
-        detail: None,
-        now: h.now,
+    let mut h = Harness::connected(TunnelConfig {
+        max_attempts: Some(2),
+        ..cfg()
     });
-    h.drain();
+    h.take_events();
+    h.socket_down(1, None);
     for _ in 0..2 {
-        h.advance_to_timer();
-        let gen = h.last_gen();
-        h.t.handle(Input::Handshake {
-            gen,
-            result: Err(Some("down".into())),
-            now: h.now,
-        });
-        h.drain();
+        h.retry_fails(Some("down"));
     }
     assert_eq!(h.t.status(), Status::Closed);
     assert_eq!(h.handshakes.len(), 3);
@@ -427,17 +393,12 @@ fn max_attempts_gives_up_with_close_then_2001() {
 
 #[test]
 fn zero_attempts_never_reconnects() {
-    let mut c = cfg();
-    c.max_attempts = Some(0);
-    let mut h = Harness::new(c);
-    h.connect();
-    h.take_events();
-    h.t.handle(Input::SocketDown {
-        gen: 1,
-        detail: None,
-        now: h.now,
+    let mut h = Harness::connected(TunnelConfig {
+        max_attempts: Some(0),
+        ..cfg()
     });
-    h.drain();
+    h.take_events();
+    h.socket_down(1, None);
     assert_eq!(h.t.status(), Status::Closed);
     assert_eq!(
         h.take_events(),
@@ -447,8 +408,7 @@ fn zero_attempts_never_reconnects() {
 
 #[test]
 fn heartbeat_pings_after_an_interval_and_detects_a_dead_link() {
-    let mut h = Harness::new(cfg());
-    h.connect();
+    let mut h = Harness::connected(cfg());
     let opened = h.now;
     h.advance_to_timer();
     assert_eq!(h.now, opened + HB);
@@ -470,8 +430,7 @@ fn heartbeat_pings_after_an_interval_and_detects_a_dead_link() {
 
 #[test]
 fn half_open_is_detected_within_two_intervals_of_the_last_pong() {
-    let mut h = Harness::new(cfg());
-    h.connect();
+    let mut h = Harness::connected(cfg());
     let last_pong = h.now;
     loop {
         h.advance_to_timer();
@@ -484,8 +443,7 @@ fn half_open_is_detected_within_two_intervals_of_the_last_pong() {
 
 #[test]
 fn server_timeout_sets_interval_and_pings_at_once() {
-    let mut h = Harness::new(cfg());
-    h.connect();
+    let mut h = Harness::connected(cfg());
     h.frame("timeout:30");
     assert_eq!(h.t.heartbeat_interval(), 30_000);
     assert_eq!(h.sent.last(), Some(&Packet::Ping));
@@ -504,8 +462,7 @@ fn server_timeout_sets_interval_and_pings_at_once() {
 
 #[test]
 fn server_close_closes_without_reconnect() {
-    let mut h = Harness::new(cfg());
-    h.connect();
+    let mut h = Harness::connected(cfg());
     h.take_events();
     assert_eq!(h.frame("close"), Handled::Done);
     assert_eq!(h.t.status(), Status::Closed);
@@ -513,72 +470,48 @@ fn server_close_closes_without_reconnect() {
     assert_eq!(h.sent.last(), Some(&Packet::Close));
     assert_eq!(h.closed_sockets, vec![1]);
     assert_eq!(h.t.poll_timeout(), None);
-    h.t.handle(Input::SocketDown {
-        gen: 1,
-        detail: None,
-        now: h.now,
-    });
-    h.drain();
+    h.socket_down(1, None);
     assert!(h.take_events().is_empty());
 }
 
 #[test]
 fn close_sends_close_packet_only_when_active() {
-    let mut h = Harness::new(cfg());
-    h.connect();
+    let mut h = Harness::connected(cfg());
     h.take_events();
-    h.t.handle(Input::Close);
-    h.drain();
+    h.close();
     assert_eq!(h.sent.last(), Some(&Packet::Close));
     assert_eq!(h.take_events(), vec![Event::Close]);
-    h.t.handle(Input::Close);
-    h.drain();
+    h.close();
     assert!(
         h.take_events().is_empty(),
         "closing a closed tunnel does nothing"
     );
 
     let mut h = Harness::new(cfg());
-    h.t.handle(Input::Open);
-    h.drain();
-    h.t.handle(Input::Close);
-    h.drain();
+    h.open();
+    h.close();
     assert!(h.sent.is_empty());
     assert_eq!(h.take_events(), vec![Event::Close]);
     // The handshake answer that arrives after close() is ignored.
-    h.t.handle(Input::Handshake {
-        gen: 1,
-        result: Ok("ws://late".into()),
-        now: 0,
-    });
-    h.drain();
+    h.handshake_ok(1, "ws://late");
     assert!(h.sockets.is_empty());
     assert_eq!(h.t.status(), Status::Closed);
 }
 
 #[test]
 fn close_while_reconnecting_stops_everything() {
-    let mut h = Harness::new(cfg());
-    h.connect();
-    h.t.handle(Input::SocketDown {
-        gen: 1,
-        detail: None,
-        now: h.now,
-    });
-    h.drain();
+    let mut h = Harness::connected(cfg());
+    h.socket_down(1, None);
     assert!(h.t.poll_timeout().is_some());
-    h.t.handle(Input::Close);
-    h.drain();
+    h.close();
     assert_eq!(h.t.status(), Status::Closed);
     assert_eq!(h.t.poll_timeout(), None);
 }
 
 #[test]
 fn reopen_after_close_connects_again() {
-    let mut h = Harness::new(cfg());
-    h.connect();
-    h.t.handle(Input::Close);
-    h.drain();
+    let mut h = Harness::connected(cfg());
+    h.close();
     h.take_events();
     h.emit(9).unwrap();
     h.connect();
@@ -588,28 +521,14 @@ fn reopen_after_close_connects_again() {
 
 #[test]
 fn stale_sockets_are_ignored() {
-    let mut h = Harness::new(cfg());
-    h.connect();
-    h.t.handle(Input::SocketDown {
-        gen: 1,
-        detail: None,
-        now: h.now,
-    });
-    h.drain();
+    let mut h = Harness::connected(cfg());
+    h.socket_down(1, None);
     h.advance_to_timer();
     h.complete_attempt();
     h.take_events();
     // Reports from socket 1 after socket 2 took over change nothing.
-    h.t.handle(Input::SocketDown {
-        gen: 1,
-        detail: None,
-        now: h.now,
-    });
-    h.t.handle(Input::SocketDown {
-        gen: 1,
-        detail: None,
-        now: h.now,
-    });
+    h.t.handle(down(1, None, h.now));
+    h.t.handle(down(1, None, h.now));
     h.t.handle(Input::SocketOpened { gen: 1, now: h.now });
     let units = "close".encode_utf16().count();
     let stale = Input::Frame {
@@ -626,9 +545,10 @@ fn stale_sockets_are_ignored() {
 
 #[test]
 fn queue_is_bounded_while_not_active() {
-    let mut c = cfg();
-    c.queue_limit = 2;
-    let mut h = Harness::new(c);
+    let mut h = Harness::new(TunnelConfig {
+        queue_limit: 2,
+        ..cfg()
+    });
     h.emit(1).unwrap();
     h.emit(2).unwrap();
     assert_eq!(h.emit(3), Err(3));
@@ -662,9 +582,10 @@ fn refused_and_unencodable_emits_are_error_events() {
 
 #[test]
 fn zero_queue_limit_still_sends_while_active() {
-    let mut c = cfg();
-    c.queue_limit = 0;
-    let mut h = Harness::new(c);
+    let mut h = Harness::new(TunnelConfig {
+        queue_limit: 0,
+        ..cfg()
+    });
     assert!(h.emit(1).is_err());
     h.connect();
     h.emit(2).unwrap();
@@ -674,8 +595,7 @@ fn zero_queue_limit_still_sends_while_active() {
 
 #[test]
 fn failed_send_is_requeued_in_order() {
-    let mut h = Harness::new(cfg());
-    h.connect();
+    let mut h = Harness::connected(cfg());
     // The socket refuses message 1: it goes back to the head, 2 and 3 queue behind it.
     let Handled::SendNow { gen, message } = h.t.handle(Input::Emit(1)) else {
         panic!("an active tunnel sends at once")
@@ -697,80 +617,45 @@ fn failed_send_is_requeued_in_order() {
 
 #[test]
 fn offline_waits_and_online_retries_at_once() {
-    let mut h = Harness::new(cfg());
-    h.connect();
+    let mut h = Harness::connected(cfg());
     h.t.handle(Input::Network { online: false });
-    h.t.handle(Input::SocketDown {
-        gen: 1,
-        detail: None,
-        now: h.now,
-    });
-    h.drain();
+    h.socket_down(1, None);
     assert_eq!(h.t.status(), Status::Reconnecting);
     assert_eq!(h.t.poll_timeout(), None, "no retries while offline");
     assert!(h.logs.contains(&Log::Offline));
-    h.t.handle(Input::Network { online: true });
-    h.drain();
+    h.network(true);
     assert_eq!(h.handshakes, vec![1, 2]);
 }
 
 #[test]
 fn going_offline_while_waiting_suspends_the_timer() {
-    let mut h = Harness::new(cfg());
-    h.connect();
-    h.t.handle(Input::SocketDown {
-        gen: 1,
-        detail: None,
-        now: h.now,
-    });
-    h.drain();
+    let mut h = Harness::connected(cfg());
+    h.socket_down(1, None);
     assert!(h.t.poll_timeout().is_some());
     h.t.handle(Input::Network { online: false });
     assert_eq!(h.t.poll_timeout(), None);
-    h.t.handle(Input::Network { online: true });
-    h.drain();
+    h.network(true);
     assert_eq!(h.handshakes.len(), 2);
 }
 
 #[test]
 fn network_back_skips_the_back_off() {
-    let mut c = cfg();
-    c.backoff = Backoff {
-        base_ms: 60_000,
-        max_ms: 60_000,
-    };
-    let mut h = Harness::new(c);
-    h.connect();
-    h.t.handle(Input::SocketDown {
-        gen: 1,
-        detail: None,
-        now: h.now,
-    });
-    h.drain();
-    h.t.handle(Input::Network { online: true });
-    h.drain();
+    let mut h = Harness::connected(with_backoff(60_000, 60_000));
+    h.socket_down(1, None);
+    h.network(true);
     assert_eq!(h.handshakes, vec![1, 2]);
 }
 
 #[test]
 fn app_show_retries_or_pings() {
-    let mut h = Harness::new(cfg());
-    h.connect();
-    h.t.handle(Input::AppShown { now: h.now });
-    h.drain();
+    let mut h = Harness::connected(cfg());
+    h.app_shown();
     assert_eq!(h.sent.last(), Some(&Packet::Ping));
     // A second show while the ping is outstanding sends nothing more.
-    h.t.handle(Input::AppShown { now: h.now });
-    h.drain();
+    h.app_shown();
     assert_eq!(h.sent.iter().filter(|p| **p == Packet::Ping).count(), 1);
-    h.t.handle(Input::SocketDown {
-        gen: 1,
-        detail: None,
-        now: h.now,
-    });
-    h.drain();
-    h.t.handle(Input::AppShown { now: h.now });
-    h.drain();
+    h.socket_down(1, None);
+    h.app_shown();
     assert_eq!(h.handshakes, vec![1, 2]);
     // Nothing happens while closed or connecting.
     let mut c = Harness::new(cfg());
@@ -782,10 +667,10 @@ fn app_show_retries_or_pings() {
 
 #[test]
 fn hostile_frames_are_dropped_without_leaving_active() {
-    let mut c = cfg();
-    c.max_frame = 100;
-    let mut h = Harness::new(c);
-    h.connect();
+    let mut h = Harness::connected(TunnelConfig {
+        max_frame: 100,
+        ..cfg()
+    });
     h.take_events();
     for f in [
         "",
@@ -815,9 +700,10 @@ fn hostile_frames_are_dropped_without_leaving_active() {
 
 #[test]
 fn message_frames_by_prefix() {
-    let mut c = cfg();
-    c.max_frame = 100;
-    let mut h = Harness::new(c);
+    let mut h = Harness::new(TunnelConfig {
+        max_frame: 100,
+        ..cfg()
+    });
     let message = |gen, len| Input::MessageFrame { gen, len };
     assert_eq!(
         h.t.handle(message(1, 20)),
@@ -844,8 +730,7 @@ fn message_frames_by_prefix() {
 
 #[test]
 fn logs_state_changes() {
-    let mut h = Harness::new(cfg());
-    h.connect();
+    let h = Harness::connected(cfg());
     assert!(h.logs.contains(&Log::State {
         from: Status::Closed,
         to: Status::Connecting
@@ -1077,31 +962,14 @@ mod props {
                         self.t.handle(Input::SocketOpened { gen: g, now });
                     }
                 }
-                Op::SocketClose => {
+                Op::SocketClose | Op::SocketError => {
                     if let Some(g) = self.open_socket.take().or(self.connecting_socket.take()) {
-                        self.t.handle(Input::SocketDown {
-                            gen: g,
-                            detail: None,
-                            now,
-                        });
-                    }
-                }
-                Op::SocketError => {
-                    if let Some(g) = self.open_socket.take().or(self.connecting_socket.take()) {
-                        self.t.handle(Input::SocketDown {
-                            gen: g,
-                            detail: None,
-                            now,
-                        });
+                        self.t.handle(down(g, None, now));
                     }
                 }
                 Op::StaleReport => {
                     let g = self.last_gen.wrapping_sub(1);
-                    self.t.handle(Input::SocketDown {
-                        gen: g,
-                        detail: None,
-                        now,
-                    });
+                    self.t.handle(down(g, None, now));
                     self.t.handle(Input::SocketOpened { gen: g, now });
                     self.t.handle(Input::Handshake {
                         gen: g,
