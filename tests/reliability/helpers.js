@@ -2,7 +2,7 @@
 // Shared pieces of the reliability suite (docs/RELIABILITY.md): the packed SDK in the strict
 // simulator (tests/sim) against the loopback Wafer servers (tests/support) or the local stack
 // (stack/, with the official qcloud-weapp-server-sdk), faults injected over real sockets, and
-// the invariants of issue 4 checked and measured.
+// the invariants of docs/RELIABILITY.md checked and measured.
 //
 // Built on tests/js/helpers/sdk.js (withSdk, installSdk, recordEvents, ...): everything that
 // file exports is re-exported here.
@@ -32,11 +32,11 @@ function envNumber(name, fallback) {
   return Number.isFinite(v) && v > 0 ? v : fallback;
 }
 
-/** Scenario sizes: the issue's numbers by default; scripts/soak.js raises some of them. */
+/** Scenario sizes: the numbers docs/RELIABILITY.md states by default; scripts/soak.js raises some of them. */
 const COUNTS = {
-  /** open/close cycles of the memory test (issue: 1 000). */
+  /** open/close cycles of the memory test (default 1 000). */
   cycles: envNumber('WAFER_RELIABILITY_CYCLES', 1000),
-  /** inbound messages of the flood and memory tests (issue: 100 000). */
+  /** inbound messages of the flood and memory tests (default 100 000). */
   flood: envNumber('WAFER_RELIABILITY_FLOOD', 100000),
   /** tunnel-server SIGKILL + restart rounds while two clients chat. */
   kills: envNumber('WAFER_RELIABILITY_KILLS', 2),

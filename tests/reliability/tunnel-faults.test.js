@@ -4,7 +4,7 @@
 // connections for a while, every socket dropped mid-burst, a half-open link, the network off
 // and on, the app in background and back, and the platform's 5-socket limit.
 //
-// Each scenario checks the invariants of issue 4 and measures what docs/RELIABILITY.md
+// Each scenario checks the suite's invariants (docs/RELIABILITY.md) and measures what docs/RELIABILITY.md
 // reports: time to detect, time to recover, messages lost. Wall-clock figures are reported,
 // never asserted, except the protocol's own bound (a half-open link is found within two
 // heartbeat intervals).
