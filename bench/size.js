@@ -16,7 +16,7 @@ const ROOT = path.resolve(__dirname, '..');
 const RAW_BUDGET = 150 * 1000;
 // 55 KB until JavaScript values were decoded by serde-wasm-bindgen too (the design card
 // requires it; +21.9 KB brotli), then abort, downloads, progress, request defaults,
-// interceptors and session events (+2.8 KB): tests/js/size.test.js, docs/PERFORMANCE.md.
+// interceptors and session events (+2.8 KB): tests/js/size.test.js, docs/COSTS.md.
 const BROTLI_BUDGET = 80 * 1000;
 
 function brotli(bytes) {

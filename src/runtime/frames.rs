@@ -3,7 +3,7 @@
 //! A tunnel's listeners, the parsing and dispatch of `message` packets and the encoding of
 //! `emit`s live in its port (`js-shim/tunnel-port.js`), on the JavaScript side: a message
 //! that went through the wasm crossed the boundary a dozen times, and that was most of
-//! what it cost (docs/PERFORMANCE.md, "Where a message's time goes"). The core still
+//! what it cost (docs/COSTS.md, "What the tunnel port did to the hot paths"). The core still
 //! decides: the runtime keeps the port's gate in step with it, so the port delivers a data
 //! frame itself only from the socket the core would deliver it from, and sends an `emit` at
 //! once only on the socket the core would send it on. Everything else (control frames,

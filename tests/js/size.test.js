@@ -17,7 +17,7 @@ const RAW_BUDGET = 150 * 1000;
 // requires it, and where a budget and the card collide the card wins. Its Deserializer
 // (whose type errors link float and string formatting) and the field paths of its errors
 // (serde_path_to_error) took the shipped files from 54,225 to 76,146 B brotli (+21.9 KB;
-// docs/PERFORMANCE.md, "What decoding with serde-wasm-bindgen cost"). Abort, downloads,
+// docs/COSTS.md, "What decoding with serde-wasm-bindgen cost"). Abort, downloads,
 // progress, request defaults, interceptors and session events added about 2.8 KB.
 const BROTLI_BUDGET = 80 * 1000;
 
