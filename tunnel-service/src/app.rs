@@ -168,8 +168,11 @@ impl Node {
                 tracing::error!(error = %e, "server failed");
             }
         });
-        tracing::info!(%addr, node = %app.node, public = %app.public_base,
-            registry = if app.cluster().is_some() { "redis" } else { "memory" },
+        let registry = match &app.cfg.redis {
+            Some(url) => crate::secrets::redact_url(url),
+            None => "memory".into(),
+        };
+        tracing::info!(%addr, node = %app.node, public = %app.public_base, %registry,
             heartbeat = app.cfg.heartbeat, "wafer-tunnel listening");
         Ok(Node {
             app,

@@ -13,7 +13,8 @@ pub enum LogFormat {
 
 /// wafer-tunnel: the Wafer tunnel service (WebSocket relay between mini-programs and
 /// Wafer business servers). Alone with an in-memory registry, or several nodes on Redis.
-#[derive(Clone, Debug, Parser)]
+// No `Debug`: it would print the signature key and the Redis password.
+#[derive(Clone, Parser)]
 #[command(name = "wafer-tunnel", version)]
 pub struct Config {
     /// Address to listen on (HTTP API for business servers, WebSocket endpoint, /healthz, /metrics).
@@ -37,8 +38,10 @@ pub struct Config {
     pub heartbeat: u64,
 
     /// Redis URL: several nodes on one Redis form one service. Without it the node runs
-    /// alone with an in-memory registry.
-    #[arg(long, env = "WAFER_TUNNEL_REDIS")]
+    /// alone with an in-memory registry. A password in it (redis://user:password@host) is
+    /// better given through the environment than on the command line, which other users
+    /// of the machine can read; it is masked wherever the node prints the URL.
+    #[arg(long, env = "WAFER_TUNNEL_REDIS", hide_env_values = true)]
     pub redis: Option<String>,
 
     /// This node's name in Redis (default: random). Reusing a name after a crash makes
