@@ -129,16 +129,26 @@ function tunnelEnv() {
 
 /**
  * A private redis-server on a free loopback port, or `port` (no persistence).
- * options: password (`--requirepass`, used by `command` too), args (more server flags).
+ * options: password (`--requirepass`, used by `command` too), tls (serve TLS only, with the
+ * fixture certificate for 127.0.0.1 signed by TEST_CA), args (more server flags).
  * `command(...args)` runs one command with redis-cli (Debian's redis-tools, which
  * redis-server depends on) and resolves to its raw output, trimmed.
  */
 async function startRedis(port, options = {}) {
   port = port || await freePort();
   const serverArgs = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-  if (options.password) serverArgs.push('--requirepass', options.password);
+  const cliAuth = [];
+  if (options.password) {
+    serverArgs.push('--requirepass', options.password);
+    cliAuth.push('-a', options.password, '--no-auth-warning');
+  }
+  if (options.tls) {
+    serverArgs.splice(0, 2, '--port', '0', '--tls-port', String(port));
+    serverArgs.push('--tls-cert-file', path.join(FIXTURES, 'receiver.pem'), '--tls-key-file', path.join(FIXTURES, 'receiver.key'),
+      '--tls-ca-cert-file', TEST_CA, '--tls-auth-clients', 'no');
+    cliAuth.push('--tls', '--cacert', TEST_CA);
+  }
   serverArgs.push(...(options.args || []));
-  const cliAuth = options.password ? ['-a', options.password, '--no-auth-warning'] : [];
   const proc = track(spawn('redis-server', serverArgs, { stdio: ['ignore', 'pipe', 'pipe'] }));
   const exited = new Promise((resolve) => proc.once('exit', resolve));
   await new Promise((resolve, reject) => {
@@ -151,7 +161,7 @@ async function startRedis(port, options = {}) {
     exited.then((code) => reject(new Error(`redis-server exited with ${code}:\n${out}`)));
   });
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `${options.tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`,
     port,
     command: (...args) => new Promise((resolve, reject) => {
       execFile('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...cliAuth, '--raw', ...args], (err, stdout) => (err ? reject(err) : resolve(stdout.trim())));

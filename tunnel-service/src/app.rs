@@ -122,6 +122,7 @@ impl Node {
             None => Registry::memory(connect_ttl, cfg.max_pending),
             Some(url) => Registry::Redis(Cluster::new(
                 url,
+                cfg.redis_ca.as_deref(),
                 node.clone(),
                 cfg.redis_prefix.clone(),
                 Duration::from_secs(cfg.node_ttl),

@@ -113,9 +113,11 @@ pub struct RouteError(pub String);
 
 impl Cluster {
     /// Connect (lazily: a node starts while Redis is down, and says so in /healthz).
+    /// `ca`: the CA certificates (PEM) of a rediss:// server, instead of the system's.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         url: &str,
+        ca: Option<&std::path::Path>,
         node: String,
         prefix: String,
         node_ttl: Duration,
@@ -129,7 +131,18 @@ impl Cluster {
             let shown = secrets::redact_url(url);
             format!("--redis {shown}: {}", scrubber.scrub(&e.to_string()))
         };
-        let client = redis::Client::open(url).map_err(invalid)?;
+        let client = match ca {
+            None => redis::Client::open(url).map_err(invalid)?,
+            Some(path) => {
+                let pem = std::fs::read(path)
+                    .map_err(|e| format!("--redis-ca {}: {e}", path.display()))?;
+                let certs = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                };
+                redis::Client::build_with_tls(url, certs).map_err(invalid)?
+            }
+        };
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(REDIS_TIMEOUT))
             .set_response_timeout(Some(REDIS_TIMEOUT))

@@ -5,7 +5,9 @@
 // URL from WAFER_TUNNEL_REDIS with the default user's password, node B from --redis with the
 // ACL user's. Phones on both nodes chat and a push through A reaches B. A node with a wrong
 // password, a --redis that does not parse, and --help never print a password: not in their
-// logs, stdout, /healthz nor /metrics.
+// logs, stdout, /healthz nor /metrics. Then two nodes on a redis-server that speaks TLS only
+// (rediss://, the fixture certificate for 127.0.0.1 and its CA given as --redis-ca), and a
+// node that does not trust that CA.
 
 const { describe, test: nodeTest, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -170,5 +172,77 @@ describe(`two wafer-tunnel nodes on a Redis with AUTH, ${DIALECT} business serve
     assert.match(res.stdout, /WAFER_TUNNEL_REDIS/);
     assert.match(res.stdout, /WAFER_TUNNEL_SIGNATURE_KEY/);
     for (const s of [...secrets, key]) assert.ok(!res.stdout.includes(s), `--help shows a secret:\n${res.stdout}`);
+  });
+});
+
+describe(`two wafer-tunnel nodes on a Redis over TLS (rediss://), ${DIALECT} business server`, () => {
+  const password = `tls-${h.randomKey()}`;
+  let key;
+  let redis;
+  const nodes = {};
+  let other;
+  let api;
+  let edge;
+  let business;
+  const phones = [];
+
+  before(async () => {
+    key = h.randomKey();
+    redis = await h.startRedis(undefined, { password, tls: true });
+    const url = `rediss://:${password}@127.0.0.1:${redis.port}/0`;
+    const ports = { A: await h.freePort(), B: await h.freePort() };
+    api = await new h.Proxy([{ name: 'A', port: ports.A }, { name: 'B', port: ports.B }]).start();
+    edge = await new h.Proxy([{ name: 'A', port: ports.A }, { name: 'B', port: ports.B }]).start();
+    const common = { key, heartbeat: HEARTBEAT, publicUrl: edge.wsUrl };
+    nodes.A = await h.startTunnel({
+      ...common, port: ports.A, nodeId: 'node-A', args: ['--node-ttl', String(NODE_TTL)], env: { WAFER_TUNNEL_REDIS: url, WAFER_TUNNEL_REDIS_CA: h.TEST_CA },
+    });
+    nodes.B = await h.startTunnel({
+      ...common, port: ports.B, nodeId: 'node-B', redis: url, nodeTtl: NODE_TTL, args: ['--redis-ca', h.TEST_CA],
+    });
+    await api.pin('A');
+    business = await h.startBusiness(DIALECT, { tunnelUrl: api.url, key });
+  });
+
+  after(async () => {
+    for (const p of phones) await p.sim.close();
+    for (const n of [...Object.values(nodes), other].filter(Boolean)) await n.stop();
+    if (business) await business.stop();
+    for (const p of [api, edge]) if (p) await p.stop();
+    if (redis) await redis.stop();
+  });
+
+  test('phones on different nodes chat, and a push through node A reaches node B\'s phone', async () => {
+    for (const n of Object.values(nodes)) {
+      await h.waitFor(async () => (await n.health()).status === 200, `${n.name} healthy on Redis over TLS`);
+    }
+    const onNode = async (nodeName, name, client) => {
+      edge.routeNextTo(nodeName);
+      const p = await h.openPhone(business, name, client);
+      phones.push(p);
+      assert.equal(edge.tunnelNode.get(p.tunnelId()), nodeName, `${name} is on node ${nodeName}`);
+      return p;
+    };
+    const a = await onNode('A', '加密甲', 'wafer-wasm');
+    const b = await onNode('B', '加密乙', official);
+    const word = 'TLS 之上';
+    b.tunnel.emit('speak', { word });
+    await h.waitFor(() => phones.every((p) => p.received.some((r) => r.type === 'speak' && r.content.word === word)), `${word} on both phones`);
+    await business.broadcast('tick', { n: 1 });
+    assert.deepEqual(business.ledger.broadcasts.at(-1).invalidTunnelIds, []);
+    await h.waitFor(() => a.received.some((r) => r.type === 'tick') && b.received.some((r) => r.type === 'tick'), 'the push on both phones');
+    assert.ok((await nodes.A.metrics()).push_remote > 0, 'node A routed frames to node B through Redis');
+    assert.equal(await redis.command('SCARD', 'wafer-tunnel:nodes'), '2');
+  });
+
+  test('a node that does not trust the server\'s CA refuses its certificate and says so, without the password', async () => {
+    other = await h.startTunnel({ key, redis: `rediss://:${password}@127.0.0.1:${redis.port}/0`, nodeTtl: NODE_TTL });
+    await h.waitFor(() => other.logs.some((l) => /invalid peer certificate/.test(l)), 'the certificate refusal logged');
+    const res = await other.health();
+    assert.equal(res.status, 503, res.text);
+    assert.match(res.body.redis, /invalid peer certificate: UnknownIssuer/);
+    const text = [other.stdout, ...other.logs, res.text].join('\n');
+    assert.ok(!text.includes(password), text);
+    assert.equal(await redis.command('SCARD', 'wafer-tunnel:nodes'), '2', 'it did not join');
   });
 });
