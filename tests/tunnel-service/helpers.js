@@ -73,7 +73,8 @@ function freePort() {
 
 /**
  * Start one wafer-tunnel node. options: key, heartbeat (s), redis (url), nodeId, publicUrl,
- * port (0), args (extra flags). Resolves once it prints its address.
+ * port (0), args (extra flags), env (WAFER_TUNNEL_* variables; none is inherited). Resolves
+ * once it prints its address; `logs` (stderr lines) and `stdout` keep what it printed.
  */
 async function startTunnel(options = {}) {
   if (!fs.existsSync(BIN)) throw new Error(`${BIN} missing: the tunnel-build layer builds it (cargo build --profile service -p wafer-tunnel)`);
@@ -83,19 +84,18 @@ async function startTunnel(options = {}) {
   if (options.nodeId) args.push('--node-id', options.nodeId);
   if (options.publicUrl) args.push('--public-url', options.publicUrl);
   args.push(...(options.args || []));
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WAFER_TUNNEL_')));
+  const env = { ...tunnelEnv(), ...options.env };
   const proc = track(spawn(BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
-  const node = { proc, logs: [], args, exited: null };
+  const node = { proc, logs: [], stdout: '', args, exited: null };
   proc.stderr.on('data', (d) => node.logs.push(...String(d).split('\n').filter(Boolean)));
   const exited = new Promise((resolve) => proc.once('exit', (code, signal) => {
     node.exited = { code, signal };
     resolve(node.exited);
   }));
   const addr = await new Promise((resolve, reject) => {
-    let out = '';
     proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on ([\d.]+:\d+) \(node (\S+)\)/.exec(out);
+      node.stdout += d;
+      const m = /listening on ([\d.]+:\d+) \(node (\S+)\)/.exec(node.stdout);
       if (m) resolve(m);
     });
     exited.then((e) => reject(new Error(`wafer-tunnel exited (${JSON.stringify(e)}) before listening:\n${node.logs.join('\n')}`)));
@@ -122,14 +122,34 @@ async function startTunnel(options = {}) {
   return node;
 }
 
+/** The environment of a wafer-tunnel process: this one's, without any WAFER_TUNNEL_* variable. */
+function tunnelEnv() {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WAFER_TUNNEL_')));
+}
+
 /**
  * A private redis-server on a free loopback port, or `port` (no persistence).
+ * options: password (`--requirepass`, used by `command` too), tls (serve TLS only, with the
+ * fixture certificate for 127.0.0.1 signed by TEST_CA), args (more server flags).
  * `command(...args)` runs one command with redis-cli (Debian's redis-tools, which
  * redis-server depends on) and resolves to its raw output, trimmed.
  */
-async function startRedis(port) {
+async function startRedis(port, options = {}) {
   port = port || await freePort();
-  const proc = track(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const serverArgs = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  const cliAuth = [];
+  if (options.password) {
+    serverArgs.push('--requirepass', options.password);
+    cliAuth.push('-a', options.password, '--no-auth-warning');
+  }
+  if (options.tls) {
+    serverArgs.splice(0, 2, '--port', '0', '--tls-port', String(port));
+    serverArgs.push('--tls-cert-file', path.join(FIXTURES, 'receiver.pem'), '--tls-key-file', path.join(FIXTURES, 'receiver.key'),
+      '--tls-ca-cert-file', TEST_CA, '--tls-auth-clients', 'no');
+    cliAuth.push('--tls', '--cacert', TEST_CA);
+  }
+  serverArgs.push(...(options.args || []));
+  const proc = track(spawn('redis-server', serverArgs, { stdio: ['ignore', 'pipe', 'pipe'] }));
   const exited = new Promise((resolve) => proc.once('exit', resolve));
   await new Promise((resolve, reject) => {
     let out = '';
@@ -141,10 +161,10 @@ async function startRedis(port) {
     exited.then((code) => reject(new Error(`redis-server exited with ${code}:\n${out}`)));
   });
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `${options.tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`,
     port,
     command: (...args) => new Promise((resolve, reject) => {
-      execFile('redis-cli', ['-h', '127.0.0.1', '-p', String(port), '--raw', ...args], (err, stdout) => (err ? reject(err) : resolve(stdout.trim())));
+      execFile('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...cliAuth, '--raw', ...args], (err, stdout) => (err ? reject(err) : resolve(stdout.trim())));
     }),
     stop: async () => {
       proc.kill('SIGKILL');
@@ -359,6 +379,7 @@ Object.assign(module.exports, {
   ROOT,
   BIN,
   CLIENTS,
+  tunnelEnv,
   waitFor,
   delay,
   freePort,

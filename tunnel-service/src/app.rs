@@ -122,6 +122,7 @@ impl Node {
             None => Registry::memory(connect_ttl, cfg.max_pending),
             Some(url) => Registry::Redis(Cluster::new(
                 url,
+                cfg.redis_ca.as_deref(),
                 node.clone(),
                 cfg.redis_prefix.clone(),
                 Duration::from_secs(cfg.node_ttl),
@@ -168,8 +169,11 @@ impl Node {
                 tracing::error!(error = %e, "server failed");
             }
         });
-        tracing::info!(%addr, node = %app.node, public = %app.public_base,
-            registry = if app.cluster().is_some() { "redis" } else { "memory" },
+        let registry = match &app.cfg.redis {
+            Some(url) => crate::secrets::redact_url(url),
+            None => "memory".into(),
+        };
+        tracing::info!(%addr, node = %app.node, public = %app.public_base, %registry,
             heartbeat = app.cfg.heartbeat, "wafer-tunnel listening");
         Ok(Node {
             app,

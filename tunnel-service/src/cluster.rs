@@ -31,6 +31,7 @@ use crate::hub::{Hub, Out};
 use crate::metrics::Metrics;
 use crate::registry::{ClaimError, CreateError, NewTunnel};
 use crate::reports::{Reporter, Target};
+use crate::secrets::{self, Scrubber};
 use crate::signature;
 
 /// Lifetime of a connected tunnel's record; the holding node refreshes it.
@@ -87,7 +88,23 @@ pub struct Cluster {
     /// again yet after an outage: pushes to it answer 9007 instead of `invalid`.
     settling_until: Mutex<Option<tokio::time::Instant>>,
     last_error: Mutex<Option<String>>,
+    /// The current failure of Redis was logged (cleared when Redis answers again).
+    failure_logged: AtomicBool,
+    /// Masks the password of `--redis` in every Redis error before it is shown.
+    scrubber: Scrubber,
     stopping: AtomicBool,
+}
+
+/// A Redis error as the operator should read it: refused credentials say which setting
+/// to look at.
+fn describe(e: &redis::RedisError) -> String {
+    let refused = e.kind() == redis::ErrorKind::AuthenticationFailed
+        || matches!(e.code(), Some("NOAUTH" | "WRONGPASS"));
+    if refused {
+        format!("Redis refused the user or password of --redis / WAFER_TUNNEL_REDIS ({e})")
+    } else {
+        e.to_string()
+    }
 }
 
 /// Why a push could not be routed to other nodes.
@@ -96,9 +113,11 @@ pub struct RouteError(pub String);
 
 impl Cluster {
     /// Connect (lazily: a node starts while Redis is down, and says so in /healthz).
+    /// `ca`: the CA certificates (PEM) of a rediss:// server, instead of the system's.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         url: &str,
+        ca: Option<&std::path::Path>,
         node: String,
         prefix: String,
         node_ttl: Duration,
@@ -107,14 +126,30 @@ impl Cluster {
         reporter: Arc<Reporter>,
         metrics: Arc<Metrics>,
     ) -> Result<Arc<Cluster>, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("--redis {url}: {e}"))?;
+        let scrubber = Scrubber::for_url(url);
+        let invalid = |e: redis::RedisError| {
+            let shown = secrets::redact_url(url);
+            format!("--redis {shown}: {}", scrubber.scrub(&e.to_string()))
+        };
+        let client = match ca {
+            None => redis::Client::open(url).map_err(invalid)?,
+            Some(path) => {
+                let pem = std::fs::read(path)
+                    .map_err(|e| format!("--redis-ca {}: {e}", path.display()))?;
+                let certs = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                };
+                redis::Client::build_with_tls(url, certs).map_err(invalid)?
+            }
+        };
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(REDIS_TIMEOUT))
             .set_response_timeout(Some(REDIS_TIMEOUT))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(2));
-        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
-            .map_err(|e| format!("--redis {url}: {e}"))?;
+        let conn =
+            ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(invalid)?;
         Ok(Arc::new(Cluster {
             node,
             prefix,
@@ -130,6 +165,8 @@ impl Cluster {
             outage: AtomicBool::new(false),
             settling_until: Mutex::new(None),
             last_error: Mutex::new(Some("not connected yet".into())),
+            failure_logged: AtomicBool::new(false),
+            scrubber,
             stopping: AtomicBool::new(false),
         }))
     }
@@ -173,13 +210,16 @@ impl Cluster {
         match r {
             Ok(v) => {
                 self.healthy.store(true, Ordering::Relaxed);
+                self.failure_logged.store(false, Ordering::Relaxed);
                 Ok(v)
             }
             Err(e) => {
-                let msg = e.to_string();
+                let msg = self.scrubber.scrub(&describe(&e)).into_owned();
                 Metrics::inc(&self.metrics.redis_errors);
                 self.outage.store(true, Ordering::Relaxed);
-                if self.healthy.swap(false, Ordering::Relaxed) {
+                self.healthy.store(false, Ordering::Relaxed);
+                // Once per outage, the first one (Redis down or refusing at start) included.
+                if !self.failure_logged.swap(true, Ordering::Relaxed) {
                     tracing::error!(error = %msg, "Redis unreachable: serving the sockets of this node only");
                 }
                 *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(msg.clone());

@@ -13,7 +13,8 @@ pub enum LogFormat {
 
 /// wafer-tunnel: the Wafer tunnel service (WebSocket relay between mini-programs and
 /// Wafer business servers). Alone with an in-memory registry, or several nodes on Redis.
-#[derive(Clone, Debug, Parser)]
+// No `Debug`: it would print the signature key and the Redis password.
+#[derive(Clone, Parser)]
 #[command(name = "wafer-tunnel", version)]
 pub struct Config {
     /// Address to listen on (HTTP API for business servers, WebSocket endpoint, /healthz, /metrics).
@@ -37,9 +38,16 @@ pub struct Config {
     pub heartbeat: u64,
 
     /// Redis URL: several nodes on one Redis form one service. Without it the node runs
-    /// alone with an in-memory registry.
-    #[arg(long, env = "WAFER_TUNNEL_REDIS")]
+    /// alone with an in-memory registry. A password in it (redis://user:password@host) is
+    /// better given through the environment than on the command line, which other users
+    /// of the machine can read; it is masked wherever the node prints the URL.
+    #[arg(long, env = "WAFER_TUNNEL_REDIS", hide_env_values = true)]
     pub redis: Option<String>,
+
+    /// PEM file of the CA certificates that sign the Redis server's certificate, for a
+    /// rediss:// --redis: trusted instead of the system's.
+    #[arg(long, env = "WAFER_TUNNEL_REDIS_CA")]
+    pub redis_ca: Option<std::path::PathBuf>,
 
     /// This node's name in Redis (default: random). Reusing a name after a crash makes
     /// the new process report `close` for the tunnels the old one held.
@@ -184,6 +192,9 @@ impl Config {
                 "--outbox-limit, --report-queue and --report-concurrency must be positive".into(),
             );
         }
+        if self.redis_ca.is_some() && self.redis.is_none() {
+            return Err("--redis-ca needs --redis".into());
+        }
         if let Some(id) = &self.node_id {
             if id.is_empty() || id.len() > 128 || id.contains([':', ' ']) {
                 return Err("--node-id: 1-128 characters, no ':' or spaces".into());
@@ -216,6 +227,11 @@ mod tests {
             bad.public_base("127.0.0.1:9".parse().unwrap()),
             "wss://t.example.com"
         );
+        let mut ca = c.clone();
+        ca.redis_ca = Some("ca.pem".into());
+        assert!(ca.validate().is_err(), "--redis-ca without --redis");
+        ca.redis = Some("rediss://redis.example.com".into());
+        assert!(ca.validate().is_ok());
         assert!(
             Config::try_parse_from(["wafer-tunnel"]).is_err(),
             "the key is required"

@@ -14,6 +14,7 @@
 //! - [`reports`]: ordered, retried reports to the business servers
 //! - [`protocol`], [`signature`]: the signed JSON API
 //! - [`metrics`]: counters for `/metrics`
+//! - [`secrets`]: the Redis URL's password masked wherever the node prints it
 
 pub mod app;
 pub mod cluster;
@@ -23,5 +24,6 @@ pub mod metrics;
 pub mod protocol;
 pub mod registry;
 pub mod reports;
+pub mod secrets;
 pub mod signature;
 pub mod socket;

@@ -19,6 +19,8 @@ async fn main() -> ExitCode {
         LogFormat::Text => builder.init(),
     }
     raise_nofile_limit();
+    // The TLS of rediss:// builds its configuration on the process-wide provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let node = match Node::start(cfg).await {
         Ok(n) => n,
         Err(e) => {
