@@ -375,6 +375,31 @@ async function openPhone(business, name, client) {
   return phone;
 }
 
+/**
+ * Open a phone through `edge` (the phones' proxy in front of several nodes) on node
+ * `nodeName`, add it to `phones`, and check that its tunnel landed there.
+ */
+async function openPhoneOn({ edge, business, phones }, nodeName, name, client) {
+  edge.routeNextTo(nodeName);
+  const p = await openPhone(business, name, client);
+  phones.push(p);
+  if (edge.tunnelNode.get(p.tunnelId()) !== nodeName) throw new Error(`${name} is not on node ${nodeName}`);
+  return p;
+}
+
+/**
+ * Stop what a cluster suite started. The nodes go before the business server: a graceful
+ * stop delivers the last close reports, which a stopped business server would leave to be
+ * retried until the stop gives up.
+ */
+async function stopCluster({ phones = [], nodes = [], business, proxies = [], redis }) {
+  for (const p of phones) await p.sim.close();
+  for (const n of nodes) await n.stop();
+  if (business) await business.stop();
+  for (const p of proxies) if (p) await p.stop();
+  if (redis) await redis.stop();
+}
+
 Object.assign(module.exports, {
   ROOT,
   BIN,
@@ -391,6 +416,8 @@ Object.assign(module.exports, {
   startBusiness,
   BUSINESS,
   openPhone,
+  openPhoneOn,
+  stopCluster,
   Proxy,
   randomKey: () => randomHex(16),
   tunnelIdOfUrl,

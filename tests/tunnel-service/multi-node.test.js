@@ -46,23 +46,9 @@ for (const [dialect, { official }] of Object.entries(h.BUSINESS)) {
       business = await h.startBusiness(dialect, { tunnelUrl: api.url, key });
     });
 
-    after(async () => {
-      for (const p of phones) await p.sim.close();
-      // The nodes first: a graceful stop delivers the last close reports, which a stopped
-      // business server would leave to be retried until the stop gives up.
-      for (const n of Object.values(nodes)) await n.stop();
-      if (business) await business.stop();
-      for (const p of [api, edge]) if (p) await p.stop();
-      if (redis) await redis.stop();
-    });
+    after(() => h.stopCluster({ phones, nodes: Object.values(nodes), business, proxies: [api, edge], redis }));
 
-    const phoneOn = async (nodeName, name, client) => {
-      edge.routeNextTo(nodeName);
-      const p = await h.openPhone(business, name, client);
-      phones.push(p);
-      assert.equal(edge.tunnelNode.get(p.tunnelId()), nodeName, `${name} is on node ${nodeName}`);
-      return p;
-    };
+    const phoneOn = (nodeName, name, client) => h.openPhoneOn({ edge, business, phones }, nodeName, name, client);
     const nodeOf = (p) => edge.tunnelNode.get(p.tunnelId());
 
     test('both nodes report healthy on Redis', async () => {

@@ -77,21 +77,9 @@ describe(`two wafer-tunnel nodes on a Redis with AUTH, ${DIALECT} business serve
     business = await h.startBusiness(DIALECT, { tunnelUrl: api.url, key });
   });
 
-  after(async () => {
-    for (const p of phones) await p.sim.close();
-    for (const n of [...Object.values(nodes), ...others]) await n.stop();
-    if (business) await business.stop();
-    for (const p of [api, edge]) if (p) await p.stop();
-    if (redis) await redis.stop();
-  });
+  after(() => h.stopCluster({ phones, nodes: [...Object.values(nodes), ...others], business, proxies: [api, edge], redis }));
 
-  const phoneOn = async (nodeName, name, client) => {
-    edge.routeNextTo(nodeName);
-    const p = await h.openPhone(business, name, client);
-    phones.push(p);
-    assert.equal(edge.tunnelNode.get(p.tunnelId()), nodeName, `${name} is on node ${nodeName}`);
-    return p;
-  };
+  const phoneOn = (nodeName, name, client) => h.openPhoneOn({ edge, business, phones }, nodeName, name, client);
 
   test('both nodes authenticate (password from WAFER_TUNNEL_REDIS, ACL user from --redis) and log the URL masked', async () => {
     for (const n of Object.values(nodes)) {
