@@ -172,4 +172,4 @@ function headersOf(value) {
   return { 'X-WX-Skey': skey };
 }
 
-module.exports = { SESSION_KEY, createSessionStore, headersOf };
+module.exports = { createSessionStore, headersOf };
