@@ -271,6 +271,12 @@ function createSdk(env) {
     throw e;
   }
 
+  /** `login` / `loginWithCode` / `requestLogin` (the wasm method `method`), in either style. */
+  function loginCall(method, options) {
+    const callbacks = callbacksOf(options, LoginError);
+    return settle(ready().then((c) => c[method](options), asLoginError), callbacks);
+  }
+
   const api = {
     /** Load the wasm now (optional: every call loads it on first use). */
     init(options) {
@@ -290,19 +296,16 @@ function createSdk(env) {
     },
 
     login(options) {
-      const callbacks = callbacksOf(options, LoginError);
-      return settle(ready().then((c) => c.login(options), asLoginError), callbacks);
+      return loginCall('login', options);
     },
 
     loginWithCode(options) {
-      const callbacks = callbacksOf(options, LoginError);
-      return settle(ready().then((c) => c.loginWithCode(options), asLoginError), callbacks);
+      return loginCall('loginWithCode', options);
     },
 
     /** Log in with `loginParams: { code, encryptedData, iv }` the page got itself. */
     requestLogin(options) {
-      const callbacks = callbacksOf(options, LoginError);
-      return settle(ready().then((c) => c.requestLogin(options), asLoginError), callbacks);
+      return loginCall('requestLogin', options);
     },
 
     request(options) {
