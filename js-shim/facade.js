@@ -213,13 +213,14 @@ function createSdk(env) {
       for (const listener of listeners.slice()) invoke(listener, res);
     };
     let aborted = null;
-    let client = null;
+    /** The client the call went to (abort() tells it), once it went. */
+    let sentTo = null;
     const send = (params) =>
       aborted
         ? Promise.reject(aborted)
         : ready().then((c) => {
             if (aborted) throw aborted;
-            client = c;
+            sentTo = c;
             return c[api](params, handle);
           });
     let fail;
@@ -232,7 +233,7 @@ function createSdk(env) {
         if (aborted) return;
         aborted = abortError(api);
         fail(aborted);
-        if (client) client.abort(handle);
+        if (sentTo) sentTo.abort(handle);
       },
     };
     if (api !== 'request') {
