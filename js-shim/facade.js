@@ -213,13 +213,14 @@ function createSdk(env) {
       for (const listener of listeners.slice()) invoke(listener, res);
     };
     let aborted = null;
-    let client = null;
+    /** The client the call went to (abort() tells it), once it went. */
+    let sentTo = null;
     const send = (params) =>
       aborted
         ? Promise.reject(aborted)
         : ready().then((c) => {
             if (aborted) throw aborted;
-            client = c;
+            sentTo = c;
             return c[api](params, handle);
           });
     let fail;
@@ -232,7 +233,7 @@ function createSdk(env) {
         if (aborted) return;
         aborted = abortError(api);
         fail(aborted);
-        if (client) client.abort(handle);
+        if (sentTo) sentTo.abort(handle);
       },
     };
     if (api !== 'request') {
@@ -271,6 +272,12 @@ function createSdk(env) {
     throw e;
   }
 
+  /** `login` / `loginWithCode` / `requestLogin` (the wasm method `method`), in either style. */
+  function loginCall(method, options) {
+    const callbacks = callbacksOf(options, LoginError);
+    return settle(ready().then((c) => c[method](options), asLoginError), callbacks);
+  }
+
   const api = {
     /** Load the wasm now (optional: every call loads it on first use). */
     init(options) {
@@ -290,19 +297,16 @@ function createSdk(env) {
     },
 
     login(options) {
-      const callbacks = callbacksOf(options, LoginError);
-      return settle(ready().then((c) => c.login(options), asLoginError), callbacks);
+      return loginCall('login', options);
     },
 
     loginWithCode(options) {
-      const callbacks = callbacksOf(options, LoginError);
-      return settle(ready().then((c) => c.loginWithCode(options), asLoginError), callbacks);
+      return loginCall('loginWithCode', options);
     },
 
     /** Log in with `loginParams: { code, encryptedData, iv }` the page got itself. */
     requestLogin(options) {
-      const callbacks = callbacksOf(options, LoginError);
-      return settle(ready().then((c) => c.requestLogin(options), asLoginError), callbacks);
+      return loginCall('requestLogin', options);
     },
 
     request(options) {

@@ -25,37 +25,34 @@ class Listeners {
     this._report = report;
   }
 
-  /** A string type and a function, or nothing happens (false). */
+  /** A string type and a function, or nothing happens. */
   on(type, listener) {
-    if (typeof type !== 'string' || typeof listener !== 'function') return false;
+    if (typeof type !== 'string' || typeof listener !== 'function') return;
     this.list = this.list.concat([type, listener, listener]);
-    return true;
   }
 
   /** Like `on`, for the next `type` event only (removed before it runs, so an exception
    * it throws leaves it removed too). */
   once(type, listener) {
-    if (typeof type !== 'string' || typeof listener !== 'function') return false;
+    if (typeof type !== 'string' || typeof listener !== 'function') return;
     const self = this;
     function once() {
       self._remove(once);
       return listener.apply(this, arguments);
     }
     this.list = this.list.concat([type, once, listener]);
-    return true;
   }
 
   /**
    * Remove the listeners of `type` (every type when it is `undefined` or `null`) that are
    * `listener` (all of them when it is `undefined` or `null`), `once` listeners included; a
    * type that is not a string or a listener that is not a function matches nothing.
-   * Returns how many were removed.
    */
   off(type, listener) {
     const anyType = type === undefined || type === null;
     const anyListener = listener === undefined || listener === null;
-    if ((!anyType && typeof type !== 'string') || (!anyListener && typeof listener !== 'function')) return 0;
-    return this._keep((t, call, l) => !((anyType || t === type) && (anyListener || l === listener)));
+    if ((!anyType && typeof type !== 'string') || (!anyListener && typeof listener !== 'function')) return;
+    this._keep((t, call, l) => !((anyType || t === type) && (anyListener || l === listener)));
   }
 
   /** Remove the entry whose `call` is `call` (a `once` wrapper that fires). */
@@ -63,15 +60,14 @@ class Listeners {
     this._keep((t, c) => c !== call);
   }
 
+  /** Keep the entries `keep(type, call, listener)` accepts (a new list only if one goes). */
   _keep(keep) {
     const list = this.list;
     const kept = [];
     for (let i = 0; i < list.length; i += 3) {
       if (keep(list[i], list[i + 1], list[i + 2])) kept.push(list[i], list[i + 1], list[i + 2]);
     }
-    const removed = (list.length - kept.length) / 3;
-    if (removed) this.list = kept;
-    return removed;
+    if (kept.length < list.length) this.list = kept;
   }
 
   /** Call the listeners of `name` with `payload`, and the `*` ones with `(name, payload)`,

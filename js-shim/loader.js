@@ -53,4 +53,4 @@ function instantiateFromBytes(glue, bytes, WebAssemblyApi) {
   return attach(glue, new WebAssemblyApi.Instance(module, importsFor(glue)));
 }
 
-module.exports = { instantiateInMiniProgram, instantiateFromBytes, GLUE_MODULE };
+module.exports = { instantiateInMiniProgram, instantiateFromBytes };

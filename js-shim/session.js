@@ -51,9 +51,8 @@ function storable(value) {
  * @param {(context: string, error: *) => void} report an exception of a session listener
  */
 function createSessionStore(platform, onWriteFailure, report) {
-  /** What this run last wrote, as storage keeps it (null: removed), once it wrote one. */
+  /** What this run last wrote, as storage keeps it (null: removed); undefined until it writes. */
   let written;
-  let hasWritten = false;
   /** After a refused write: the snapshot of what storage held then (`{ shadowed }`). */
   let refused = null;
 
@@ -72,7 +71,7 @@ function createSessionStore(platform, onWriteFailure, report) {
 
   function current() {
     const now = stored();
-    if (!now) return hasWritten ? written : '';
+    if (!now) return written === undefined ? '' : written;
     if (refused) {
       if (snapshot(now.value) === refused.shadowed) return written;
       refused = null; // someone wrote the key since: storage is right again
@@ -125,7 +124,6 @@ function createSessionStore(platform, onWriteFailure, report) {
       const before = stored();
       const empty = value === null || value === undefined;
       written = empty ? null : storable(value);
-      hasWritten = true;
       try {
         if (empty) platform.removeStorage(SESSION_KEY);
         else platform.setStorage(SESSION_KEY, value);
@@ -172,4 +170,4 @@ function headersOf(value) {
   return { 'X-WX-Skey': skey };
 }
 
-module.exports = { SESSION_KEY, createSessionStore, headersOf };
+module.exports = { createSessionStore, headersOf };

@@ -136,4 +136,4 @@ class TunnelPort {
   }
 }
 
-module.exports = { TunnelPort, RESERVED };
+module.exports = { TunnelPort };

@@ -48,8 +48,8 @@ function defineTunnel(host) {
       this._failed = false;
       // Listeners and the per-message paths: here from the start, kept while resting.
       this._port = new TunnelPort(host.report);
-      // Calls made before the wasm was ready, replayed in order once it is; `_early`
-      // counts the emits among them, at most `_earlyLimit`.
+      // Calls made before the wasm was ready, replayed in order on the wasm side once it
+      // is made; `_early` counts the emits among them, at most `_earlyLimit`.
       this._ops = [];
       this._early = 0;
       this._earlyLimit = earlyLimit(options);
@@ -174,7 +174,7 @@ function defineTunnel(host) {
       if (this._failed) return false;
       if (this._early < this._earlyLimit) {
         this._early += 1;
-        this._ops.push((ready) => this._port.emit(ready, type, content));
+        this._ops.push((h) => this._port.emit(h, type, content));
         return true;
       }
       // Refused: only counted (a run of refusals is one op), reported once ready.
@@ -182,7 +182,7 @@ function defineTunnel(host) {
       if (last && last.refusals) {
         last.refusals += 1;
       } else {
-        const report = (ready) => ready.refused(report.refusals);
+        const report = (h) => h.refused(report.refusals);
         report.refusals = 1;
         this._ops.push(report);
       }
