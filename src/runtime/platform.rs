@@ -89,7 +89,6 @@ extern "C" {
     pub fn log(this: &Platform, record: &JsValue) -> Result<(), JsValue>;
 
     /// A socket handle from `connectSocket`.
-    #[derive(Clone)]
     pub type Socket;
 
     /// Send a text frame; `false` when the socket cannot take it (not open). Never

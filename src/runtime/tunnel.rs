@@ -57,7 +57,6 @@ pub struct TunnelInner {
     /// (owned here, called by the port: it stops working when the tunnel is dropped).
     _sink: Closure<dyn Fn(u32, u32, JsValue)>,
     strings: Rc<Strings>,
-    logging: Cell<bool>,
     /// Itself, while not CLOSED (see the module documentation).
     held: RefCell<Option<Rc<TunnelInner>>>,
     this: Weak<TunnelInner>,
@@ -164,8 +163,7 @@ impl TunnelInner {
         strings: Rc<Strings>,
         port: Port,
     ) -> Rc<Self> {
-        let logging = env.logging();
-        core.set_logging(logging);
+        core.set_logging(env.logging());
         Rc::new_cyclic(|this: &Weak<TunnelInner>| {
             let weak = this.clone();
             let sink = Closure::<dyn Fn(u32, u32, JsValue)>::new(
@@ -188,7 +186,6 @@ impl TunnelInner {
                 timer: RefCell::default(),
                 _sink: sink,
                 strings,
-                logging: Cell::new(logging),
                 held: RefCell::default(),
                 this: this.clone(),
             }
@@ -196,7 +193,6 @@ impl TunnelInner {
     }
 
     pub fn set_logging(&self, on: bool) {
-        self.logging.set(on);
         self.core.borrow_mut().set_logging(on);
         // While logging, every frame and send goes through the core and the runtime, which
         // log them: the gate shuts.
@@ -240,7 +236,7 @@ impl TunnelInner {
     fn sync_gate(&self) {
         let (deliver, send, max_frame) = {
             let core = self.core.borrow();
-            let send = core.sends_now_on().filter(|_| !self.logging.get());
+            let send = core.sends_now_on().filter(|_| !self.env.logging());
             (core.delivers_from(), send, core.max_frame())
         };
         let socket = send.and_then(|gen| self.socket(gen));
@@ -365,15 +361,14 @@ impl TunnelInner {
             });
             return false;
         }
-        if self.logging.get() {
+        self.env.log(|| {
             let kind = match packet {
                 Packet::Message(_) => "message",
                 Packet::Ping => "ping",
                 Packet::Close => "close",
             };
-            let size = frame.length();
-            self.env.log(|| packet_out(self.id, kind, size));
-        }
+            packet_out(self.id, kind, frame.length())
+        });
         true
     }
 
@@ -465,22 +460,19 @@ impl TunnelInner {
         }
     }
 
+    /// Call the listeners of the event (and `*`): the port's, in registration order, each
+    /// behind its `try` (an exception is reported, never thrown back here).
     fn emit_event(&self, e: Event<JsValue>) {
-        let payload = match &e {
+        let name = e.name();
+        let payload = match e {
             Event::Error(err) => to_js(&TunnelError {
                 code: err.code,
                 message: err.message,
-                detail: err.detail.clone().map(Js),
+                detail: err.detail.map(Js),
             }),
             _ => JsValue::UNDEFINED,
         };
-        self.dispatch(e.name(), &payload);
-    }
-
-    /// Call the listeners of `event` (and `*`): the port's, in registration order, each
-    /// behind its `try` (an exception is reported, never thrown back here).
-    fn dispatch(&self, event: &str, payload: &JsValue) {
-        self.port.dispatch(event, payload);
+        self.port.dispatch(name, &payload);
     }
 
     /// Keep exactly one timer armed at the core's next deadline.

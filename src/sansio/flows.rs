@@ -771,13 +771,18 @@ impl<V: Value> Flows<V> {
             Transfer::Download => None,
         };
         let answer = body.map(|b| b.lenient::<Answer>());
-        let (verdict, learned) =
-            request::classify_response(self.dialect_now(), status_of(&response), answer.as_ref());
+        // The stored session is read once: nothing below changes storage before `next`.
+        let current = Session::read(&self.stored);
+        let shape = current.as_ref().map(Session::shape);
+        let (verdict, learned) = request::classify_response(
+            self.dialect.current(shape),
+            status_of(&response),
+            answer.as_ref(),
+        );
         if let Some(d) = learned {
             self.dialect.learn(d);
         }
-        let current = Session::read(&self.stored);
-        let dialect = self.dialect.current(current.as_ref().map(Session::shape));
+        let dialect = self.dialect.current(shape);
         let current = current.map(|s| s.skey);
         let next = attempt.next(verdict, dialect, sent.as_deref(), current.as_deref());
         if let Some(op) = self.op_mut(id) {

@@ -1,6 +1,7 @@
 //! Wire constants shared by both Wafer versions, the dialect choice, and the schema of
 //! a server's answer.
 
+use super::session::Stored;
 use super::value::{Lenient, Scalar};
 use serde::Deserialize;
 
@@ -123,9 +124,9 @@ pub struct Answer {
     /// Wafer 1 marks every session-layer body with the magic id.
     #[serde(default, rename = "F2C224D4-2BCE-4C64-AF9F-A6D872000D1A")]
     pub magic: Scalar,
-    /// Wafer 1 login: `{ id, skey }`.
+    /// Wafer 1 login: `{ id, skey }`, read as the stored session is.
     #[serde(default)]
-    pub session: Lenient<Credentials>,
+    pub session: Lenient<Stored>,
     #[serde(default)]
     pub error: Scalar,
     #[serde(default)]
@@ -139,15 +140,6 @@ pub struct Answer {
     /// Wafer 1 handshake: the socket URL.
     #[serde(default)]
     pub url: Scalar,
-}
-
-/// Wafer 1 credentials, `session` of a login answer.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-pub struct Credentials {
-    #[serde(default)]
-    pub id: Scalar,
-    #[serde(default)]
-    pub skey: Scalar,
 }
 
 /// Wafer 2 `data`: `{ skey, userinfo, ... }` of a login, `{ tunnelId, connectUrl }` of a

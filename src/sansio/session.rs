@@ -13,7 +13,8 @@ use super::value::{Scalar, Value};
 use serde::Deserialize;
 
 /// What the SDK reads in the stored value (either dialect's shape; the rest of it, the
-/// user profile included, stays in storage untouched).
+/// user profile included, stays in storage untouched), and in a Wafer 1 login answer's
+/// `session`.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 pub struct Stored {
     #[serde(default)]

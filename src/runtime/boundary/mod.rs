@@ -21,6 +21,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use crate::sansio::error::{ErrorKind, SdkError};
+use crate::sansio::flows::fail_text;
 use crate::sansio::protocol::Headers;
 use crate::sansio::value::{Invalid, Lenient, Problem, Scalar, Value};
 
@@ -44,7 +45,7 @@ impl Value for JsValue {
         let reader = serde_wasm_bindgen::Deserializer::from(self.clone());
         serde_path_to_error::deserialize(reader).map_err(|e| {
             let path = e.path().to_string();
-            let message = error_text(&e.into_inner().into()).unwrap_or_default();
+            let message = fail_text(&JsValue::from(e.into_inner())).unwrap_or_default();
             Invalid::from_serde(&path, &message)
         })
     }
@@ -140,7 +141,7 @@ fn view_at(
     }
     let unreadable = |field: Option<String>, thrown: JsValue| Invalid {
         field,
-        problem: Problem::Unreadable(error_text(&thrown)),
+        problem: Problem::Unreadable(fail_text(&thrown)),
     };
     let path = |key: &str| match at {
         Some(outer) => [outer, ".", key].concat(),
@@ -233,15 +234,6 @@ pub fn copy(value: &JsValue) -> Result<Object, JsValue> {
     Ok(target)
 }
 
-/// The text of a thrown value or a platform failure: `errMsg` (wx), `message` (Error),
-/// or the string itself.
-pub fn error_text(e: &JsValue) -> Option<String> {
-    let member = |key| get(e, key).ok().and_then(|v| v.as_string());
-    member("errMsg")
-        .or_else(|| member("message"))
-        .or_else(|| e.as_string())
-}
-
 /// An `ERR_INVALID_PARAMS` error for a value that did not decode; `what` names the value
 /// when the failure is not inside one of its fields.
 pub fn invalid(kind: ErrorKind, what: &str, e: &Invalid) -> SdkError {
@@ -252,7 +244,7 @@ pub fn invalid(kind: ErrorKind, what: &str, e: &Invalid) -> SdkError {
 pub fn unreadable(kind: ErrorKind, what: &str, thrown: &JsValue) -> SdkError {
     let e = Invalid {
         field: None,
-        problem: Problem::Unreadable(error_text(thrown)),
+        problem: Problem::Unreadable(fail_text(thrown)),
     };
     invalid(kind, what, &e)
 }
