@@ -6,6 +6,7 @@
 
 const crypto = require('crypto');
 const http = require('http');
+const net = require('net');
 const { EventEmitter } = require('events');
 
 const sha1 = (text) => crypto.createHash('sha1').update(String(text), 'utf8').digest('hex');
@@ -62,6 +63,18 @@ function httpJson(method, url, payload, options = {}) {
     }
     req.on('error', reject);
     req.end(data);
+  });
+}
+
+/** A port that is free on `host` right now (the OS picks it; another process may take it before use). */
+function freePort(host = '127.0.0.1') {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
   });
 }
 
@@ -234,4 +247,4 @@ function bypassProxyFor(urls) {
   env.no_proxy = env.NO_PROXY;
 }
 
-module.exports = { sha1, md5, randomHex, urlHost, httpJson, parseUpload, bypassProxyFor, HttpService };
+module.exports = { sha1, md5, randomHex, urlHost, freePort, httpJson, parseUpload, bypassProxyFor, HttpService };
