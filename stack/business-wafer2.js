@@ -27,10 +27,10 @@ const express = require('express');
 const { HttpService } = require('./util');
 const { DEFAULT_APP_ID, DEFAULT_APP_SECRET } = require('./wechat');
 const { acquireMariaDb, releaseMariaDb } = require('./mariadb');
+const { CHAT_EVENTS } = require('./chat-room');
 
 const SERVER = path.join(__dirname, 'wafer2', 'server.js');
 const TABLE_SQL = path.join(__dirname, 'wafer2', 'cSessionInfo.sql');
-const CHAT_EVENTS = ['onRequest', 'onConnect', 'onMessage', 'onClose', 'broadcast', 'broadcastError', 'closeError'];
 const OUTPUT_LIMIT = 16 * 1024;
 
 // The SDK's wxLoginExpires is whole seconds, and 0 means its default (7200).
