@@ -247,4 +247,23 @@ function bypassProxyFor(urls) {
   env.no_proxy = env.NO_PROXY;
 }
 
-module.exports = { sha1, md5, randomHex, urlHost, freePort, httpJson, parseUpload, bypassProxyFor, HttpService };
+/**
+ * Starts a child process over its IPC channel: sends `send`, resolves with the first message
+ * of type `ready`; rejects with `failedError(message)` on one of type `failed`, or with
+ * `exitError(code, signal)` when the child exits first.
+ */
+function whenReady(child, { send, ready, failed, failedError, exitError }) {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m) => {
+      if (m.type === ready) { done(); resolve(m); }
+      if (m.type === failed) { done(); reject(failedError(m)); }
+    };
+    const onExit = (code, signal) => { done(); reject(exitError(code, signal)); };
+    const done = () => { child.removeListener('message', onMessage); child.removeListener('exit', onExit); };
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+    child.send(send);
+  });
+}
+
+module.exports = { sha1, md5, randomHex, urlHost, freePort, whenReady, httpJson, parseUpload, bypassProxyFor, HttpService };
