@@ -64,6 +64,11 @@ function baseDir() {
   return os.tmpdir();
 }
 
+/** One statement on a `mysql` pool → a promise of the rows / OK packet. */
+const poolQuery = (pool, sql, values) => new Promise((resolve, reject) => {
+  pool.query(sql, values, (err, result) => (err ? reject(err) : resolve(result)));
+});
+
 const quoteId = (name) => `\`${String(name).replace(/`/g, '``')}\``;
 
 class MariaDb {
@@ -124,9 +129,7 @@ class MariaDb {
   query(sql, values) {
     if (this.died) return Promise.reject(new Error(this.died));
     if (!this.pool) return Promise.reject(new Error('the MariaDB server is not running'));
-    return new Promise((resolve, reject) => {
-      this.pool.query(sql, values, (err, result) => (err ? reject(err) : resolve(result)));
-    });
+    return poolQuery(this.pool, sql, values);
   }
 
   /** A new empty database named `<prefix><random>` (utf8mb4_unicode_ci) → its name. */
@@ -146,9 +149,7 @@ class MariaDb {
       socketPath: this.socket, user: 'root', database, connectionLimit: 2, charset: 'utf8mb4_unicode_ci',
     });
     return {
-      query: (sql, values) => new Promise((resolve, reject) => {
-        pool.query(sql, values, (err, result) => (err ? reject(err) : resolve(result)));
-      }),
+      query: (sql, values) => poolQuery(pool, sql, values),
       end: () => new Promise((resolve) => pool.end(() => resolve())),
     };
   }
