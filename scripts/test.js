@@ -72,7 +72,6 @@ function command(name, argv, opts = {}) {
 function nodeTests(name, dir, opts = {}) {
   return {
     name,
-    testsPackage: true,
     needs: PACKAGE_LAYERS.concat(opts.needs || []),
     describe: `node --test ${dir}/*.test.js`,
     run: async (state) => {

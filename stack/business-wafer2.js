@@ -24,13 +24,13 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const express = require('express');
-const { HttpService } = require('./util');
+const { HttpService, whenReady } = require('./util');
 const { DEFAULT_APP_ID, DEFAULT_APP_SECRET } = require('./wechat');
 const { acquireMariaDb, releaseMariaDb } = require('./mariadb');
+const { CHAT_EVENTS } = require('./chat-room');
 
 const SERVER = path.join(__dirname, 'wafer2', 'server.js');
 const TABLE_SQL = path.join(__dirname, 'wafer2', 'cSessionInfo.sql');
-const CHAT_EVENTS = ['onRequest', 'onConnect', 'onMessage', 'onClose', 'broadcast', 'broadcastError', 'closeError'];
 const OUTPUT_LIMIT = 16 * 1024;
 
 // The SDK's wxLoginExpires is whole seconds, and 0 means its default (7200).
@@ -163,16 +163,8 @@ class Wafer2Business extends HttpService {
       this._calls.clear();
       this.emit('serverExit', { code, signal, output: this._output });
     });
-    return new Promise((resolve, reject) => {
-      const onMessage = (m) => {
-        if (m.type === 'ready') { done(); resolve(m); }
-        if (m.type === 'failed') { done(); reject(new Error(`the Wafer 2 server did not start: ${m.message}`)); }
-      };
-      const onExit = (code, signal) => { done(); reject(new Error(`the Wafer 2 server process exited (${signal || code}) before it was ready:\n${this._output}`)); };
-      const done = () => { child.removeListener('message', onMessage); child.removeListener('exit', onExit); };
-      child.on('message', onMessage);
-      child.once('exit', onExit);
-      child.send({
+    return whenReady(child, {
+      send: {
         type: 'start',
         config: {
           prefix: this.rootPathname,
@@ -187,7 +179,11 @@ class Wafer2Business extends HttpService {
           wechatUrl: this.wechatUrl,
           networkTimeoutMs: this.networkTimeoutMs,
         },
-      });
+      },
+      ready: 'ready',
+      failed: 'failed',
+      failedError: (m) => new Error(`the Wafer 2 server did not start: ${m.message}`),
+      exitError: (code, signal) => new Error(`the Wafer 2 server process exited (${signal || code}) before it was ready:\n${this._output}`),
     });
   }
 

@@ -100,4 +100,7 @@ function createChatRoom(transport, hooks) {
   };
 }
 
-module.exports = { createChatRoom };
+/** Every event the room emits on `hooks`. */
+const CHAT_EVENTS = ['onRequest', 'onConnect', 'onMessage', 'onClose', 'broadcast', 'broadcastError', 'closeError'];
+
+module.exports = { createChatRoom, CHAT_EVENTS };

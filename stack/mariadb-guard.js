@@ -19,8 +19,8 @@
 
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const path = require('node:path');
+const { freePort } = require('./util');
 
 const DIR_PREFIX = 'wafer-mariadb-';
 const OWNER_FILE = 'watchdog.pid';
@@ -87,17 +87,6 @@ function install(command, args) {
       installer = null;
       if (code === 0) resolve(output);
       else reject(new Error(`${path.basename(command)} exited with ${code}:\n${output.slice(-2000)}`));
-    });
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
     });
   });
 }

@@ -21,6 +21,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const mysql = require('mysql');
+const { whenReady } = require('./util');
 
 const GUARD = path.join(__dirname, 'mariadb-guard.js');
 const SBIN = ['/usr/sbin', '/usr/local/sbin', '/sbin'];
@@ -63,6 +64,11 @@ function baseDir() {
   return os.tmpdir();
 }
 
+/** One statement on a `mysql` pool → a promise of the rows / OK packet. */
+const poolQuery = (pool, sql, values) => new Promise((resolve, reject) => {
+  pool.query(sql, values, (err, result) => (err ? reject(err) : resolve(result)));
+});
+
 const quoteId = (name) => `\`${String(name).replace(/`/g, '``')}\``;
 
 class MariaDb {
@@ -91,19 +97,15 @@ class MariaDb {
     const guard = spawn(process.execPath, [GUARD], { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
     this.guard = guard;
     this._exited = new Promise((resolve) => guard.once('exit', resolve));
-    const ready = await new Promise((resolve, reject) => {
-      const onMessage = (m) => {
-        if (m.type === 'ready') { cleanupListeners(); resolve(m); }
-        if (m.type === 'error') { cleanupListeners(); reject(new Error(`MariaDB did not start: ${m.message}`)); }
-      };
-      const onExit = (code, signal) => { cleanupListeners(); reject(new Error(`the MariaDB watchdog exited (${signal || code}) before the server was ready`)); };
-      const cleanupListeners = () => { guard.removeListener('message', onMessage); guard.removeListener('exit', onExit); };
-      guard.on('message', onMessage);
-      guard.once('exit', onExit);
-      guard.send({
+    const ready = await whenReady(guard, {
+      send: {
         type: 'start',
         options: Object.assign({ base: baseDir(), user: process.getuid && process.getuid() === 0 ? 'root' : null }, bins),
-      });
+      },
+      ready: 'ready',
+      failed: 'error',
+      failedError: (m) => new Error(`MariaDB did not start: ${m.message}`),
+      exitError: (code, signal) => new Error(`the MariaDB watchdog exited (${signal || code}) before the server was ready`),
     });
     Object.assign(this, { dir: ready.dir, socket: ready.socket, port: ready.port, pid: ready.pid });
     guard.on('message', (m) => { if (m.type === 'died') this.died = m.message; });
@@ -127,9 +129,7 @@ class MariaDb {
   query(sql, values) {
     if (this.died) return Promise.reject(new Error(this.died));
     if (!this.pool) return Promise.reject(new Error('the MariaDB server is not running'));
-    return new Promise((resolve, reject) => {
-      this.pool.query(sql, values, (err, result) => (err ? reject(err) : resolve(result)));
-    });
+    return poolQuery(this.pool, sql, values);
   }
 
   /** A new empty database named `<prefix><random>` (utf8mb4_unicode_ci) → its name. */
@@ -149,9 +149,7 @@ class MariaDb {
       socketPath: this.socket, user: 'root', database, connectionLimit: 2, charset: 'utf8mb4_unicode_ci',
     });
     return {
-      query: (sql, values) => new Promise((resolve, reject) => {
-        pool.query(sql, values, (err, result) => (err ? reject(err) : resolve(result)));
-      }),
+      query: (sql, values) => poolQuery(pool, sql, values),
       end: () => new Promise((resolve) => pool.end(() => resolve())),
     };
   }

@@ -6,6 +6,7 @@
 
 const crypto = require('crypto');
 const http = require('http');
+const net = require('net');
 const { EventEmitter } = require('events');
 
 const sha1 = (text) => crypto.createHash('sha1').update(String(text), 'utf8').digest('hex');
@@ -62,6 +63,18 @@ function httpJson(method, url, payload, options = {}) {
     }
     req.on('error', reject);
     req.end(data);
+  });
+}
+
+/** A port that is free on `host` right now (the OS picks it; another process may take it before use). */
+function freePort(host = '127.0.0.1') {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
   });
 }
 
@@ -234,4 +247,23 @@ function bypassProxyFor(urls) {
   env.no_proxy = env.NO_PROXY;
 }
 
-module.exports = { sha1, md5, randomHex, urlHost, httpJson, parseUpload, bypassProxyFor, HttpService };
+/**
+ * Starts a child process over its IPC channel: sends `send`, resolves with the first message
+ * of type `ready`; rejects with `failedError(message)` on one of type `failed`, or with
+ * `exitError(code, signal)` when the child exits first.
+ */
+function whenReady(child, { send, ready, failed, failedError, exitError }) {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m) => {
+      if (m.type === ready) { done(); resolve(m); }
+      if (m.type === failed) { done(); reject(failedError(m)); }
+    };
+    const onExit = (code, signal) => { done(); reject(exitError(code, signal)); };
+    const done = () => { child.removeListener('message', onMessage); child.removeListener('exit', onExit); };
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+    child.send(send);
+  });
+}
+
+module.exports = { sha1, md5, randomHex, urlHost, freePort, whenReady, httpJson, parseUpload, bypassProxyFor, HttpService };

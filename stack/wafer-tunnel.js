@@ -6,11 +6,10 @@
 // test-only fault switches (refuse, stopPong, sendRaw, events...) stay with the JavaScript
 // TunnelServer (tunnel-server.js), which the test suites keep using.
 
-const net = require('net');
 const path = require('path');
 const { spawn, spawnSync } = require('child_process');
 const { EventEmitter } = require('events');
-const { urlHost } = require('./util');
+const { urlHost, freePort } = require('./util');
 
 const ROOT = path.resolve(__dirname, '..');
 const BIN = path.join(ROOT, 'target', 'service', process.platform === 'win32' ? 'wafer-tunnel.exe' : 'wafer-tunnel');
@@ -23,17 +22,6 @@ function buildWaferTunnel() {
     throw new Error(`cannot build wafer-tunnel: ${res.error ? res.error.message : res.stderr}`);
   }
   return BIN;
-}
-
-function freePort(host) {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 class WaferTunnelProcess extends EventEmitter {

@@ -19,6 +19,7 @@
 const http = require('node:http');
 const path = require('node:path');
 const { EventEmitter } = require('node:events');
+const { CHAT_EVENTS } = require('../chat-room');
 
 const WECHAT_API = 'https://api.weixin.qq.com';
 const SDK_DIR = path.dirname(require.resolve('wafer-node-sdk/package.json'));
@@ -82,7 +83,7 @@ async function start(config) {
   const { createApp } = require('./app');
   const built = createApp(qcloud, { prefix: config.prefix, hooks });
   chat = built.chat;
-  for (const name of ['onRequest', 'onConnect', 'onMessage', 'onClose', 'broadcast', 'broadcastError', 'closeError']) {
+  for (const name of CHAT_EVENTS) {
     hooks.on(name, (payload) => {
       const data = Object.assign({}, payload);
       if (data.error) data.error = plain(data.error);

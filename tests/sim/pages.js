@@ -126,17 +126,18 @@ function createPages(sim) {
     return kind === 'component' ? openComponentPage(r, def, query) : openPlainPage(r, def, query);
   }
 
-  function openPlainPage(r, def, query) {
-    const instance = realm.object();
-    // Properties other than data are deep-copied once per instance (functions kept),
-    // as WeChat documents, so two instances never share a list.
-    for (const k of Object.keys(def)) if (k !== 'data') instance[k] = realm.clone(def[k]);
-    instance.data = realm.jsonCopy(def.data || {}) || realm.object();
-    instance.route = r;
+  /** A page's query as WeChat hands it over: every value a string. */
+  function stringQuery(query) {
     const q = {};
     for (const k of Object.keys(query)) q[k] = String(query[k]);
-    instance.options = realm.clone(q);
+    return q;
+  }
 
+  /**
+   * What a test holds of an open page (plain or component): show / hide / unload call the
+   * page's handler, then `then`'s (a component page's lifetimes).
+   */
+  function pageWrapper(r, instance, q, then = {}) {
     const wrapper = {
       route: r,
       instance,
@@ -144,17 +145,32 @@ function createPages(sim) {
       setDataCalls: 0,
       unloaded: false,
       get data() { return instance.data; },
-      show() { call(instance, 'onShow', [], `${r}.onShow`); },
-      hide() { call(instance, 'onHide', [], `${r}.onHide`); },
+      show() { call(instance, 'onShow', [], `${r}.onShow`); if (then.show) then.show(); },
+      hide() { call(instance, 'onHide', [], `${r}.onHide`); if (then.hide) then.hide(); },
       unload() {
         if (wrapper.unloaded) return;
         wrapper.unloaded = true;
         const i = stack.indexOf(wrapper);
         if (i >= 0) stack.splice(i, 1);
         call(instance, 'onUnload', [], `${r}.onUnload`);
+        if (then.unload) then.unload();
       },
     };
     instance.setData = setDataImpl(instance, wrapper);
+    return wrapper;
+  }
+
+  function openPlainPage(r, def, query) {
+    const instance = realm.object();
+    // Properties other than data are deep-copied once per instance (functions kept),
+    // as WeChat documents, so two instances never share a list.
+    for (const k of Object.keys(def)) if (k !== 'data') instance[k] = realm.clone(def[k]);
+    instance.data = realm.jsonCopy(def.data || {}) || realm.object();
+    instance.route = r;
+    const q = stringQuery(query);
+    instance.options = realm.clone(q);
+
+    const wrapper = pageWrapper(r, instance, q);
     stack.push(wrapper);
     call(instance, 'onLoad', [realm.clone(q)], `${r}.onLoad`);
     call(instance, 'onShow', [], `${r}.onShow`);
@@ -206,8 +222,7 @@ function createPages(sim) {
     }
     const own = realm.jsonCopy(flat.data);
     if (own) for (const k of Object.keys(own)) data[k] = own[k];
-    const q = {};
-    for (const k of Object.keys(query)) q[k] = String(query[k]);
+    const q = stringQuery(query);
     // A page's query fills the properties of the same name.
     for (const k of Object.keys(q)) if (k in types) data[k] = propertyFromQuery(types[k], q[k]);
     instance.data = data;
@@ -221,25 +236,11 @@ function createPages(sim) {
 
     const lifetime = (name, where) => { for (const fn of flat.lifetimes[name] || []) sim.invoke(fn, instance, [], where); };
     const pageLifetime = (name, where) => { for (const fn of flat.pageLifetimes[name] || []) sim.invoke(fn, instance, [], where); };
-    const wrapper = {
-      route: r,
-      instance,
-      query: q,
-      setDataCalls: 0,
-      unloaded: false,
-      get data() { return instance.data; },
-      show() { call(instance, 'onShow', [], `${r}.onShow`); pageLifetime('show', `${r}.pageLifetimes.show`); },
-      hide() { call(instance, 'onHide', [], `${r}.onHide`); pageLifetime('hide', `${r}.pageLifetimes.hide`); },
-      unload() {
-        if (wrapper.unloaded) return;
-        wrapper.unloaded = true;
-        const i = stack.indexOf(wrapper);
-        if (i >= 0) stack.splice(i, 1);
-        call(instance, 'onUnload', [], `${r}.onUnload`);
-        lifetime('detached', `${r}.lifetimes.detached`);
-      },
-    };
-    instance.setData = setDataImpl(instance, wrapper);
+    const wrapper = pageWrapper(r, instance, q, {
+      show: () => pageLifetime('show', `${r}.pageLifetimes.show`),
+      hide: () => pageLifetime('hide', `${r}.pageLifetimes.hide`),
+      unload: () => lifetime('detached', `${r}.lifetimes.detached`),
+    });
     // Events of a page reach no parent component; selectors find nothing (nothing renders).
     instance.triggerEvent = realm.fn(() => undefined, 'triggerEvent');
     instance.selectComponent = realm.fn(() => null, 'selectComponent');

@@ -77,6 +77,22 @@ function responseHeaders(res) {
   return { header, cookies };
 }
 
+/**
+ * The header an app passed, as sent: values as strings, null/undefined left out, Referer
+ * dropped (WeChat does not let you set it), and `omit` (lower-case names) dropped too.
+ */
+function userHeader(given, omit = []) {
+  const header = {};
+  if (given && typeof given === 'object') {
+    for (const k of Object.keys(given)) {
+      const lk = k.toLowerCase();
+      if (lk === 'referer' || omit.includes(lk)) continue;
+      if (given[k] !== undefined && given[k] !== null) header[k] = String(given[k]);
+    }
+  }
+  return header;
+}
+
 function createNetwork(sim, options) {
   const agent = new http.Agent({ keepAlive: true });
   const inflight = new Set(); // live job objects (for close())
@@ -232,13 +248,7 @@ function createNetwork(sim, options) {
       if (checked.error) throw new Error(checked.error);
       const u = checked.url;
       const method = String(o.method || 'GET').toUpperCase();
-      const header = {};
-      if (o.header && typeof o.header === 'object') {
-        for (const k of Object.keys(o.header)) {
-          if (k.toLowerCase() === 'referer') continue; // WeChat does not let you set Referer
-          if (o.header[k] !== undefined && o.header[k] !== null) header[k] = String(o.header[k]);
-        }
-      }
+      const header = userHeader(o.header);
       let ctKey = headerLookup(header, 'content-type');
       if (!ctKey) { ctKey = 'content-type'; header[ctKey] = 'application/json'; }
       const contentType = header[ctKey].toLowerCase();
@@ -314,14 +324,7 @@ function createNetwork(sim, options) {
       parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${o.name}"; filename="${path.basename(file)}"\r\nContent-Type: application/octet-stream\r\n\r\n`));
       parts.push(content, Buffer.from(`\r\n--${boundary}--\r\n`));
       const body = Buffer.concat(parts);
-      const header = {};
-      if (o.header && typeof o.header === 'object') {
-        for (const k of Object.keys(o.header)) {
-          const lk = k.toLowerCase();
-          if (lk === 'referer' || lk === 'content-type' || lk === 'content-length') continue;
-          if (o.header[k] !== undefined && o.header[k] !== null) header[k] = String(o.header[k]);
-        }
-      }
+      const header = userHeader(o.header, ['content-type', 'content-length']);
       header['Content-Type'] = `multipart/form-data; boundary=${boundary}`;
       header['Content-Length'] = String(body.length);
       sim.uploadLog.push({ url: checked.url.toString(), header: { ...header }, name: o.name, filePath: o.filePath, formData: { ...formData }, size: content.length });
@@ -349,13 +352,7 @@ function createNetwork(sim, options) {
         target = mapFilePath(o.filePath);
         if (!target) throw new Error(`invalid filePath: ${o.filePath}`);
       }
-      const header = {};
-      if (o.header && typeof o.header === 'object') {
-        for (const k of Object.keys(o.header)) {
-          if (k.toLowerCase() === 'referer') continue;
-          if (o.header[k] !== undefined && o.header[k] !== null) header[k] = String(o.header[k]);
-        }
-      }
+      const header = userHeader(o.header);
       sim.downloadLog.push({ url: checked.url.toString(), header: { ...header }, filePath: o.filePath });
       return { url: checked.url, method: 'GET', headers: header, body: null, timeout: o.timeout > 0 ? o.timeout : 60000, progress: 'download' };
     }, async ({ statusCode, body }) => {
