@@ -246,6 +246,12 @@ function failuresOf(f) {
   return failures;
 }
 
+/** One run's logins meet the target: every request succeeded on one `wx.login` and one server login. */
+function loginsHold(r) {
+  const o = r.logins.ours;
+  return o.serverLogins === 1 && o.wxLogin === 1 && o.succeeded === r.logins.concurrent;
+}
+
 /** The figures a target reads, of one run. */
 function keyFigures(r) {
   return {
@@ -255,7 +261,7 @@ function keyFigures(r) {
     memoryKiB: r.memoryAtRest / KiB,
     memoryGrowthKiB: r.memoryGrowth / KiB,
     handlesGrowth: r.handlesGrowth,
-    logins: r.logins.ours.serverLogins === 1 && r.logins.ours.wxLogin === 1 && r.logins.ours.succeeded === r.logins.concurrent ? 1 : r.logins.ours.serverLogins,
+    logins: r.logins.ours.serverLogins,
     raw: r.size.ours.raw,
     rawBudget: r.size.budget.raw,
     brotli: r.size.ours.brotli,
@@ -293,7 +299,7 @@ function reportRun(r, out) {
     ['time to ready, Node, ms (best)', ms(r.readyNode.ours), ms(r.readyNode.official), x(r.readyNode.official / r.readyNode.ours), 'official/ours', '', ''],
     ['  median, ms', ms(r.readyNode.oursMedian), ms(r.readyNode.officialMedian), x(r.readyNode.officialMedian / r.readyNode.oursMedian), 'official/ours', '', ''],
     [`logins for ${r.logins.concurrent} concurrent request({login:true})`, r.logins.ours.serverLogins, r.logins.official.serverLogins,
-      x(r.logins.official.serverLogins / Math.max(1, r.logins.ours.serverLogins)), 'official/ours', '= 1', checkMark(keyFigures(r).logins === 1)],
+      x(r.logins.official.serverLogins / Math.max(1, r.logins.ours.serverLogins)), 'official/ours', '= 1', checkMark(loginsHold(r))],
     ['shipped to the mini-program, raw KB', kb(r.size.ours.raw), kb(r.size.official.raw), x(r.size.official.raw / r.size.ours.raw), 'official/ours', `≤ ${kb(r.size.budget.raw)} KB`, checkMark(r.size.ours.raw <= r.size.budget.raw)],
     ['shipped to the mini-program, gzip KB', kb(r.size.ours.gzip), kb(r.size.official.gzip), x(r.size.official.gzip / r.size.ours.gzip), 'official/ours', '', ''],
     ['shipped to the mini-program, brotli KB', kb(r.size.ours.brotli), kb(r.size.official.brotli), x(r.size.official.brotli / r.size.ours.brotli), 'official/ours', `≤ ${kb(r.size.budget.brotli)} KB`, checkMark(r.size.ours.brotli <= r.size.budget.brotli)],
@@ -422,6 +428,10 @@ async function main() {
   for (const r of runs) {
     if (r.tp.frames.mismatches.length) failures.push(`outbound frames differ from the official client's: ${r.tp.frames.mismatches.slice(0, 3).join('; ')}`);
     for (const h of r.tp.health) failures.push(`throughput run: ${h}`);
+    if (!loginsHold(r)) {
+      const o = r.logins.ours;
+      failures.push(`logins: ${o.succeeded}/${r.logins.concurrent} requests succeeded with ${o.wxLogin} wx.login and ${o.serverLogins} server logins (target: all with 1 and 1)`);
+    }
     if (r.logins.ours.sandboxErrors) failures.push(`logins: ${r.logins.ours.sandboxErrors} error(s) or unhandled rejection(s) in our simulator`);
   }
 
