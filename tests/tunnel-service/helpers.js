@@ -13,7 +13,6 @@
 // order), broadcast, emitTo, closeTunnel, wechatBackend(name), stop() }.
 
 const fs = require('node:fs');
-const net = require('node:net');
 const path = require('node:path');
 const { spawn, execFile } = require('node:child_process');
 
@@ -21,7 +20,7 @@ const { WechatService, wechatBackend } = require('../../stack/wechat');
 const { AuthServer } = require('../../stack/auth-server');
 const { Wafer1Business } = require('../../stack/business-wafer1');
 const { Wafer2Business } = require('../../stack/business-wafer2');
-const { randomHex, httpJson, sha1 } = require('../../stack/util');
+const { randomHex, httpJson, sha1, freePort } = require('../../stack/util');
 const { createSim, installPackage } = require('../sim');
 const { findTarball } = require('../js/helpers/sdk');
 const { Proxy } = require('./proxy');
@@ -56,17 +55,6 @@ function track(proc) {
   children.add(proc);
   proc.once('exit', () => children.delete(proc));
   return proc;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 // ---- wafer-tunnel processes ------------------------------------------------------------
